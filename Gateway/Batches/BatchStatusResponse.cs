@@ -1,0 +1,22 @@
+using Orleans.Batch.Gateway.Http;
+using Orleans.Batch.Grains.Interfaces.Batches;
+
+namespace Orleans.Batch.Gateway.Batches;
+
+public sealed record BatchStatusResponse(
+    string BatchId,
+    string Status,
+    int Total,
+    int Completed,
+    int Succeeded,
+    int Failed,
+    double Progress,
+    int Concurrency,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    string? Reason)
+{
+    public static BatchStatusResponse From(BatchProgress p) => new(
+        p.BatchId, ResultJson.StatusName(p.Status), p.Total, p.Completed, p.Succeeded, p.Failed,
+        Math.Round(p.Progress, 4), p.Concurrency, p.CreatedAt, p.UpdatedAt, p.FailureReason);
+}

@@ -1,0 +1,37 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using Orleans.Batch.Gateway.Http;
+
+namespace Orleans.Batch.Gateway.Hosting;
+
+public static class BatchApiExtensions
+{
+    /// <summary>The HTTP API: its limits, validated at start-up, and problem details for every error.</summary>
+    public static WebApplicationBuilder AddBatchApi(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<BatchApiOptions>()
+            .Bind(builder.Configuration.GetSection(BatchApiOptions.Section))
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<BatchApiOptions>, Validator>();
+        builder.Services.AddSingleton<IConfigureOptions<KestrelServerOptions>, KestrelLimits>();
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition =
+            System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull);
+        return builder;
+    }
+
+    private sealed class KestrelLimits(IOptions<BatchApiOptions> options) : IConfigureOptions<KestrelServerOptions>
+    {
+        public void Configure(KestrelServerOptions kestrel) => kestrel.Limits.MaxRequestBodySize = options.Value.MaxRequestBytes;
+    }
+
+    private sealed class Validator : IValidateOptions<BatchApiOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, BatchApiOptions options)
+        {
+            var failures = options.Validate().ToList();
+            return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+using Orleans.Batch.Gateway.Endpoints;
+using Orleans.Dashboard;
+
+namespace Orleans.Batch.Gateway.Hosting;
+
+/// <summary>Builds the gateway: the HTTP front of the cluster. Tests build the very same app.</summary>
+public static class GatewayApp
+{
+    /// <param name="args">Command-line arguments, e.g. <c>--urls</c>.</param>
+    /// <param name="overrides">Configuration that wins over every other source (tests use it).</param>
+    public static WebApplicationBuilder CreateBuilder(string[] args, IReadOnlyDictionary<string, string?>? overrides = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        if (overrides is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(overrides);
+        }
+
+        builder.AddBatchApi();
+        builder.AddBatchOrleansClient();
+        return builder;
+    }
+
+    public static WebApplication Build(WebApplicationBuilder builder)
+    {
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapHealthEndpoints();
+        app.MapBatchEndpoints();
+        app.MapResourceEndpoints();
+        app.MapOrleansDashboard(routePrefix: "/dashboard");
+        return app;
+    }
+}

@@ -1,0 +1,46 @@
+using Microsoft.AspNetCore.Mvc;
+
+namespace Orleans.Batch.Gateway.Http;
+
+/// <summary>The gateway's own RFC 9457 problems; operation problems come from the silos in the same shape.</summary>
+internal static class ApiProblems
+{
+    private const string TypePrefix = "urn:orleans-batch:problem:";
+
+    public static ProblemDetails BodyTooLarge(long limit) => Create(413, "body-too-large", "Request body too large",
+        $"The request body is larger than the limit of {limit} bytes.", new() { ["limit"] = limit });
+
+    public static ProblemDetails TooManyOperations(int limit, int received) => Create(413, "too-many-operations", "Too many operations",
+        $"The batch has {received} operations; at most {limit} are accepted in one batch.",
+        new() { ["limit"] = limit, ["received"] = received, ["hint"] = $"Split the operations into batches of at most {limit}." });
+
+    public static ProblemDetails MalformedJson(string detail) => Create(400, "malformed-json", "The request body is not valid JSON", detail);
+
+    public static ProblemDetails UnsupportedMediaType(string? contentType) => Create(415, "unsupported-media-type", "Unsupported media type",
+        $"The body must be application/json; got '{contentType}'.");
+
+    public static HttpValidationProblemDetails Invalid(IDictionary<string, string[]> errors, string detail) => new(errors)
+    {
+        Type = TypePrefix + "validation",
+        Title = "The batch request is invalid.",
+        Status = StatusCodes.Status400BadRequest,
+        Detail = detail,
+    };
+
+    public static ProblemDetails BatchNotFound(string batchId) => Create(404, "batch-not-found", "Batch not found",
+        $"No batch has the id '{batchId}'.", new() { ["batchId"] = batchId });
+
+    public static ProblemDetails ClusterUnavailable() => Create(503, "cluster-unavailable", "Service Unavailable",
+        "No silo of the cluster could be reached; retry later.");
+
+    private static ProblemDetails Create(int status, string type, string title, string detail, Dictionary<string, object?>? extensions = null)
+    {
+        var problem = new ProblemDetails { Type = TypePrefix + type, Title = title, Status = status, Detail = detail };
+        foreach (var (key, value) in extensions ?? [])
+        {
+            problem.Extensions[key] = value;
+        }
+
+        return problem;
+    }
+}

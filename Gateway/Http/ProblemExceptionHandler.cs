@@ -1,0 +1,43 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using Orleans.Batch.Gateway.Hosting;
+using Orleans.Runtime;
+using Orleans.Runtime.Messaging;
+
+namespace Orleans.Batch.Gateway.Http;
+
+/// <summary>
+/// Turns what escapes a handler into problem details: an over-long body is a 413 naming the limit, a cluster that
+/// cannot be reached a 503; anything else the default 500.
+/// </summary>
+internal sealed partial class ProblemExceptionHandler(
+    IProblemDetailsService problems, IOptions<BatchApiOptions> options, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellationToken)
+    {
+        ProblemDetails? problem = exception switch
+        {
+            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => ApiProblems.BodyTooLarge(options.Value.MaxRequestBytes),
+            BadHttpRequestException bad => new ProblemDetails { Status = bad.StatusCode, Title = "Bad Request", Detail = bad.Message },
+            SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException or GatewayTooBusyException
+                or TimeoutException => ApiProblems.ClusterUnavailable(),
+            _ => null,
+        };
+        if (problem is null)
+        {
+            return false;
+        }
+
+        if (problem.Status == StatusCodes.Status503ServiceUnavailable)
+        {
+            LogClusterUnavailable(http.Request.Method, http.Request.Path, exception);
+        }
+
+        http.Response.StatusCode = problem.Status!.Value;
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem, Exception = exception });
+    }
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "{Method} {Path}: the cluster could not be reached")]
+    private partial void LogClusterUnavailable(string method, string path, Exception exception);
+}

@@ -1,0 +1,21 @@
+namespace Orleans.Batch.Grains.Interfaces.Batches;
+
+/// <summary>A batch's status as of one moment.</summary>
+[GenerateSerializer, Immutable, Alias("Orleans.Batch.BatchProgress")]
+public sealed record BatchProgress(
+    [property: Id(0)] string BatchId,
+    [property: Id(1)] BatchStatus Status,
+    [property: Id(2)] int Total,
+    [property: Id(3)] int Succeeded,
+    [property: Id(4)] int Failed,
+    [property: Id(5)] DateTimeOffset CreatedAt,
+    [property: Id(6)] DateTimeOffset UpdatedAt,
+    [property: Id(7)] int Concurrency,
+    [property: Id(8)] string? FailureReason)
+{
+    public int Completed => Succeeded + Failed;
+
+    public double Progress => Total == 0 ? 1.0 : (double)Completed / Total;
+
+    public bool IsTerminal => Status is BatchStatus.Completed or BatchStatus.Failed or BatchStatus.Cancelled;
+}

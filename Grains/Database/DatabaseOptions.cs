@@ -1,0 +1,63 @@
+using Npgsql;
+
+namespace Orleans.Batch.Grains.Database;
+
+/// <summary>How a silo reaches PostgreSQL. Bound from <c>ConnectionStrings:Postgres</c> and the <c>Database</c> section.</summary>
+public sealed class DatabaseOptions
+{
+    public const string Section = "Database";
+
+    /// <summary>Npgsql connection string; its <c>Maximum Pool Size</c> (default 100) bounds the pool.</summary>
+    public string ConnectionString { get; set; } = "";
+
+    /// <summary>
+    /// Most resource statements one silo runs at once (default 16). Must stay below the pool size, so grain
+    /// storage and health checks always find a free connection however many batches run.
+    /// </summary>
+    public int MaxConcurrency { get; set; } = 16;
+
+    /// <summary>Connections kept free for grain storage and health checks (default 4).</summary>
+    public int ReservedConnections { get; set; } = 4;
+
+    private int? TryGetPoolSize()
+    {
+        try
+        {
+            return new NpgsqlConnectionStringBuilder(ConnectionString).MaxPoolSize;
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    internal IEnumerable<string> Validate()
+    {
+        if (string.IsNullOrWhiteSpace(ConnectionString))
+        {
+            yield return "ConnectionStrings:Postgres is required.";
+            yield break;
+        }
+
+        if (TryGetPoolSize() is not { } poolSize)
+        {
+            yield return "ConnectionStrings:Postgres is not a valid Npgsql connection string.";
+            yield break;
+        }
+
+        if (MaxConcurrency < 1)
+        {
+            yield return "Database:MaxConcurrency must be at least 1.";
+        }
+
+        if (ReservedConnections < 1)
+        {
+            yield return "Database:ReservedConnections must be at least 1.";
+        }
+
+        if (MaxConcurrency + ReservedConnections > poolSize)
+        {
+            yield return $"Database:MaxConcurrency ({MaxConcurrency}) plus Database:ReservedConnections ({ReservedConnections}) must not exceed the connection pool size ({poolSize}).";
+        }
+    }
+}

@@ -1,0 +1,35 @@
+using System.Diagnostics.Metrics;
+
+namespace Orleans.Batch.Grains.Diagnostics;
+
+/// <summary>The service's own instruments, on the meter <see cref="MeterName"/>.</summary>
+public sealed class BatchMetrics
+{
+    public const string MeterName = "Orleans.Batch";
+    public const string OperationsInFlight = "orleans_batch.operations.in_flight";
+    public const string OperationsCompleted = "orleans_batch.operations.completed";
+
+    private readonly UpDownCounter<long> _inFlight;
+    private readonly Counter<long> _completed;
+
+    public BatchMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(MeterName);
+        _inFlight = meter.CreateUpDownCounter<long>(OperationsInFlight, "{operation}", "Operations executing on this silo now.");
+        _completed = meter.CreateCounter<long>(OperationsCompleted, "{operation}", "Operations finished, by HTTP status.");
+    }
+
+    /// <summary>Counts one operation as in flight until the returned scope is disposed.</summary>
+    public InFlightScope StartOperation()
+    {
+        _inFlight.Add(1);
+        return new InFlightScope(_inFlight);
+    }
+
+    public void OperationCompleted(int status) => _completed.Add(1, new KeyValuePair<string, object?>("http.response.status_code", status));
+
+    public readonly struct InFlightScope(UpDownCounter<long> counter) : IDisposable
+    {
+        public void Dispose() => counter.Add(-1);
+    }
+}

@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Batch.Grains.Batches;
+using Orleans.Batch.Grains.Database;
+using Orleans.Batch.Grains.Resources;
+using Orleans.Dashboard;
+using Orleans.Storage;
+
+namespace Orleans.Batch.Grains.Hosting;
+
+public static class SiloBuilderExtensions
+{
+    /// <summary>
+    /// Everything a silo of this service needs except its endpoints and cluster identity, which the host owns:
+    /// Redis membership, batch state in PostgreSQL, the dashboard, the resources and batch execution.
+    /// </summary>
+    public static ISiloBuilder AddOrleansBatch(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        var redis = Required(configuration, "Redis");
+        var postgres = Required(configuration, "Postgres");
+
+        silo.UseRedisClustering(redis);
+        silo.AddAdoNetGrainStorage(BatchStorage.ProviderName, o =>
+        {
+            o.Invariant = "Npgsql";
+            o.ConnectionString = postgres;
+        });
+        silo.Services.AddSingleton<IGrainStorageSerializer, OrleansGrainStorageSerializer>();
+        silo.AddDashboard();
+        silo.Services
+            .AddBatchDatabase(configuration)
+            .AddResources()
+            .AddBatching(configuration);
+        return silo;
+    }
+
+    private static string Required(IConfiguration configuration, string name) =>
+        configuration.GetConnectionString(name) is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException(
+                $"ConnectionStrings:{name} is not set; set it in appsettings.json or the ConnectionStrings__{name} environment variable.");
+}

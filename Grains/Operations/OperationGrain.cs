@@ -1,0 +1,52 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Orleans.Batch.Grains.Diagnostics;
+using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Resources;
+using Orleans.Concurrency;
+
+namespace Orleans.Batch.Grains.Operations;
+
+/// <summary>
+/// Runs one operation through the resource router. Stateless and reentrant: one activation per silo serves every
+/// concurrent call, and the silo's database gate, not the grain, bounds the work in flight.
+/// </summary>
+[StatelessWorker, Reentrant]
+public sealed partial class OperationGrain(ResourceRouter router, BatchMetrics metrics, ILogger<OperationGrain> logger)
+    : Grain, IOperationGrain
+{
+    public async Task<OperationResult> ExecuteAsync(OperationRequest request, CancellationToken cancellationToken = default)
+    {
+        ResourceResponse response;
+        using (metrics.StartOperation())
+        {
+            try
+            {
+                response = await router.RouteAsync(request.Method, request.Path, request.Body, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (NpgsqlException e) when (e is not PostgresException)
+            {
+                LogDatabaseUnavailable(request.BatchId, request.Id, e);
+                response = Problems.Unavailable("The database could not be reached; the operation was not applied. Retry later.");
+            }
+            catch (Exception e)
+            {
+                LogOperationFailed(request.BatchId, request.Id, request.Method, request.Path, e);
+                response = Problems.Internal("The operation failed unexpectedly; see the service logs.");
+            }
+        }
+
+        metrics.OperationCompleted(response.Status);
+        return new OperationResult(request.Id, response.Status, response.Body, response.Location);
+    }
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Database unavailable for operation {OperationId} of batch {BatchId}")]
+    private partial void LogDatabaseUnavailable(string? batchId, string operationId, Exception exception);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "Operation {OperationId} ({Method} {Path}) of batch {BatchId} failed")]
+    private partial void LogOperationFailed(string? batchId, string operationId, string method, string path, Exception exception);
+}

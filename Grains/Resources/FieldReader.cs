@@ -1,0 +1,146 @@
+using System.Text.Json;
+
+namespace Orleans.Batch.Grains.Resources;
+
+/// <summary>
+/// Reads and validates the fields of a JSON object body, collecting every error by field name.
+/// In partial mode (PATCH) a missing field is simply not changed; otherwise required fields must be present.
+/// </summary>
+public sealed class FieldReader
+{
+    private readonly Dictionary<string, JsonElement> _fields = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, List<string>> _errors = new(StringComparer.Ordinal);
+    private readonly bool _partial;
+
+    public FieldReader(JsonElement body, bool partial)
+    {
+        _partial = partial;
+        foreach (var property in body.EnumerateObject())
+        {
+            _fields[property.Name] = property.Value;
+        }
+    }
+
+    public bool IsValid => _errors.Count == 0;
+
+    public IReadOnlyDictionary<string, string[]> Errors =>
+        _errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal);
+
+    public void AddError(string field, string message)
+    {
+        if (!_errors.TryGetValue(field, out var messages))
+        {
+            _errors[field] = messages = [];
+        }
+
+        messages.Add(message);
+    }
+
+    /// <summary>A field that may be left out even when creating; the caller supplies its default.</summary>
+    public string? OptionalString(string name, int maxLength) => String(name, maxLength, required: false);
+
+    public string? String(string name, int maxLength, bool required = true)
+    {
+        if (!TryGet(name, required, out var value))
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            AddError(name, "Must be a string.");
+            return null;
+        }
+
+        var text = value.GetString()!.Trim();
+        if (text.Length == 0)
+        {
+            AddError(name, "Must not be empty.");
+            return null;
+        }
+
+        if (text.Length > maxLength)
+        {
+            AddError(name, $"Must be at most {maxLength} characters; got {text.Length}.");
+            return null;
+        }
+
+        return text;
+    }
+
+    public long? Int64(string name, long min, long max = long.MaxValue)
+    {
+        if (!TryGet(name, required: true, out var value))
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var number))
+        {
+            AddError(name, "Must be a whole number.");
+            return null;
+        }
+
+        return InRange(name, number, min, max) ? number : null;
+    }
+
+    public decimal? Decimal(string name, decimal min, decimal max)
+    {
+        if (!TryGet(name, required: true, out var value))
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out var number))
+        {
+            AddError(name, "Must be a number.");
+            return null;
+        }
+
+        return InRange(name, number, min, max) ? number : null;
+    }
+
+    private bool InRange<T>(string name, T number, T min, T max)
+        where T : IComparable<T>
+    {
+        if (number.CompareTo(min) < 0)
+        {
+            AddError(name, $"Must be at least {min}.");
+            return false;
+        }
+
+        if (number.CompareTo(max) > 0)
+        {
+            AddError(name, $"Must be at most {max}.");
+            return false;
+        }
+
+        return true;
+    }
+
+    private bool TryGet(string name, bool required, out JsonElement value)
+    {
+        if (!_fields.TryGetValue(name, out value) || value.ValueKind == JsonValueKind.Undefined)
+        {
+            if (required && !_partial)
+            {
+                AddError(name, "Is required.");
+            }
+
+            return false;
+        }
+
+        if (value.ValueKind == JsonValueKind.Null)
+        {
+            if (!required && !_partial)
+            {
+                return false;
+            }
+
+            AddError(name, _partial ? "Must not be null; leave the field out to keep its value." : "Is required.");
+            return false;
+        }
+
+        return true;
+    }
+}

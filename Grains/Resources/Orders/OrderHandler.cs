@@ -1,0 +1,64 @@
+using Npgsql;
+using Orleans.Batch.Grains.Database;
+
+namespace Orleans.Batch.Grains.Resources.Orders;
+
+public sealed class OrderHandler(NpgsqlDataSource dataSource, DatabaseGate gate)
+    : ResourceHandler<Order, OrderFields>(dataSource, gate)
+{
+    public const int MaxQuantity = 1_000_000;
+
+    public static IReadOnlyList<string> Statuses { get; } = ["pending", "paid", "shipped", "cancelled"];
+
+    private const string Select =
+        "id, user_id AS userid, product_id AS productid, quantity, status, created_at AS createdat";
+
+    public override string Collection => "orders";
+
+    protected override string Noun => "order";
+
+    protected override string Columns => Select;
+
+    protected override string InsertSql =>
+        $"INSERT INTO orders (user_id, product_id, quantity, status) VALUES (@UserId, @ProductId, @Quantity, COALESCE(@Status, 'pending')) RETURNING {Select}";
+
+    protected override string UpdateSql =>
+        $"""
+        UPDATE orders SET user_id = COALESCE(@UserId, user_id), product_id = COALESCE(@ProductId, product_id),
+            quantity = COALESCE(@Quantity, quantity), status = COALESCE(@Status, status)
+        WHERE id = @Id RETURNING {Select}
+        """;
+
+    protected override IReadOnlyDictionary<string, (string Field, string Message)> Constraints { get; } =
+        new Dictionary<string, (string, string)>
+        {
+            ["fk_orders_user"] = ("userId", "No user has this id."),
+            ["fk_orders_product"] = ("productId", "No product has this id."),
+            ["ck_orders_quantity"] = ("quantity", "Must be at least 1."),
+            ["ck_orders_status"] = ("status", "Must be one of pending, paid, shipped, cancelled."),
+        };
+
+    protected override IReadOnlyList<ListFilter> Filters { get; } =
+    [
+        ListFilter.Id("userId", "user_id = @userId"),
+        ListFilter.Id("productId", "product_id = @productId"),
+        new("status", "status = @status", raw => Statuses.Contains(raw) ? raw : null, "Must be one of pending, paid, shipped, cancelled."),
+    ];
+
+    protected override OrderFields ReadFields(FieldReader fields, bool creating)
+    {
+        var userId = fields.Int64("userId", 1);
+        var productId = fields.Int64("productId", 1);
+        var quantity = (int?)fields.Int64("quantity", 1, MaxQuantity);
+        var status = creating ? fields.OptionalString("status", 20) : fields.String("status", 20);
+        if (status is not null && !Statuses.Contains(status))
+        {
+            fields.AddError("status", $"Must be one of {string.Join(", ", Statuses)}.");
+            status = null;
+        }
+
+        return new OrderFields(userId, productId, quantity, status);
+    }
+
+    protected override long IdOf(Order entity) => entity.Id;
+}

@@ -1,0 +1,42 @@
+using Npgsql;
+using Orleans.Batch.Grains.Database;
+
+namespace Orleans.Batch.Grains.Resources.Products;
+
+public sealed class ProductHandler(NpgsqlDataSource dataSource, DatabaseGate gate)
+    : ResourceHandler<Product, ProductFields>(dataSource, gate)
+{
+    public const int MaxSkuLength = 64;
+    public const int MaxNameLength = 200;
+    public const decimal MaxPrice = 1_000_000_000m;
+
+    private const string Select = "id, sku, name, price";
+
+    public override string Collection => "products";
+
+    protected override string Noun => "product";
+
+    protected override string Columns => Select;
+
+    protected override string InsertSql =>
+        $"INSERT INTO products (sku, name, price) VALUES (@Sku, @Name, @Price) RETURNING {Select}";
+
+    protected override string UpdateSql =>
+        $"UPDATE products SET sku = COALESCE(@Sku, sku), name = COALESCE(@Name, name), price = COALESCE(@Price, price) WHERE id = @Id RETURNING {Select}";
+
+    protected override IReadOnlyDictionary<string, (string Field, string Message)> Constraints { get; } =
+        new Dictionary<string, (string, string)>
+        {
+            ["ux_products_sku"] = ("sku", "A product with this sku already exists."),
+            ["ck_products_price"] = ("price", "Must be at least 0."),
+        };
+
+    protected override IReadOnlyList<ListFilter> Filters { get; } = [ListFilter.Text("sku", "sku = @sku")];
+
+    protected override ProductFields ReadFields(FieldReader fields, bool creating) => new(
+        fields.String("sku", MaxSkuLength),
+        fields.String("name", MaxNameLength),
+        fields.Decimal("price", 0m, MaxPrice));
+
+    protected override long IdOf(Product entity) => entity.Id;
+}

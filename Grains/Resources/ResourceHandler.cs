@@ -1,0 +1,204 @@
+using System.Text.Json;
+using Dapper;
+using Npgsql;
+using Orleans.Batch.Grains.Database;
+
+namespace Orleans.Batch.Grains.Resources;
+
+/// <summary>
+/// The shared flow of every resource: validate, run one statement under the silo's database gate, and turn
+/// constraint violations into the statuses a client expects (unique 409, missing reference 422, still referenced 409).
+/// </summary>
+/// <typeparam name="TEntity">The row as returned to clients.</typeparam>
+/// <typeparam name="TFields">The writable fields; null means "not given" (and, on PATCH, "unchanged").</typeparam>
+public abstract class ResourceHandler<TEntity, TFields>(NpgsqlDataSource dataSource, DatabaseGate gate) : IResourceHandler
+    where TEntity : class
+    where TFields : class
+{
+    private const int DefaultPageSize = 100;
+    private const int MaxPageSize = 1000;
+
+    public abstract string Collection { get; }
+
+    /// <summary>The resource's name in messages, e.g. <c>user</c>.</summary>
+    protected abstract string Noun { get; }
+
+    /// <summary>The select list, aliased to <typeparamref name="TEntity"/>'s constructor parameters.</summary>
+    protected abstract string Columns { get; }
+
+    /// <summary>Inserts <typeparamref name="TFields"/> and returns <see cref="Columns"/>.</summary>
+    protected abstract string InsertSql { get; }
+
+    /// <summary>Updates the row <c>@Id</c>, keeping each column whose field is null, and returns <see cref="Columns"/>.</summary>
+    protected abstract string UpdateSql { get; }
+
+    /// <summary>Constraint name to the field it guards and the message a client sees when it is violated.</summary>
+    protected abstract IReadOnlyDictionary<string, (string Field, string Message)> Constraints { get; }
+
+    /// <summary>Query parameters that filter a listing, each with its SQL condition on the parameter of the same name.</summary>
+    protected virtual IReadOnlyList<ListFilter> Filters => [];
+
+    protected abstract TFields ReadFields(FieldReader fields, bool creating);
+
+    protected abstract long IdOf(TEntity entity);
+
+    public async Task<ResourceResponse> CreateAsync(JsonElement body, CancellationToken cancellationToken)
+    {
+        var reader = new FieldReader(body, partial: false);
+        var fields = ReadFields(reader, creating: true);
+        if (!reader.IsValid)
+        {
+            return Problems.Validation(reader.Errors);
+        }
+
+        try
+        {
+            var created = await RunAsync(
+                (c, ct) => c.QuerySingleAsync<TEntity>(new CommandDefinition(InsertSql, fields, cancellationToken: ct)),
+                cancellationToken).ConfigureAwait(false);
+            return new ResourceResponse(201, ResourceJson.Serialize(created), $"/{Collection}/{IdOf(created)}");
+        }
+        catch (PostgresException e) when (WriteViolation(e) is { } problem)
+        {
+            return problem;
+        }
+    }
+
+    public async Task<ResourceResponse> GetAsync(long id, CancellationToken cancellationToken)
+    {
+        var sql = $"SELECT {Columns} FROM {Collection} WHERE id = @Id";
+        var found = await RunAsync(
+            (c, ct) => c.QuerySingleOrDefaultAsync<TEntity>(new CommandDefinition(sql, new { Id = id }, cancellationToken: ct)),
+            cancellationToken).ConfigureAwait(false);
+        return found is null ? NotFound(id) : Ok(found);
+    }
+
+    public async Task<ResourceResponse> UpdateAsync(long id, JsonElement body, bool partial, CancellationToken cancellationToken)
+    {
+        var reader = new FieldReader(body, partial);
+        var fields = ReadFields(reader, creating: false);
+        if (!reader.IsValid)
+        {
+            return Problems.Validation(reader.Errors);
+        }
+
+        var parameters = new DynamicParameters(fields);
+        parameters.Add("Id", id);
+        try
+        {
+            var updated = await RunAsync(
+                (c, ct) => c.QuerySingleOrDefaultAsync<TEntity>(new CommandDefinition(UpdateSql, parameters, cancellationToken: ct)),
+                cancellationToken).ConfigureAwait(false);
+            return updated is null ? NotFound(id) : Ok(updated);
+        }
+        catch (PostgresException e) when (WriteViolation(e) is { } problem)
+        {
+            return problem;
+        }
+    }
+
+    public async Task<ResourceResponse> DeleteAsync(long id, CancellationToken cancellationToken)
+    {
+        var sql = $"DELETE FROM {Collection} WHERE id = @Id";
+        try
+        {
+            var deleted = await RunAsync(
+                (c, ct) => c.ExecuteAsync(new CommandDefinition(sql, new { Id = id }, cancellationToken: ct)),
+                cancellationToken).ConfigureAwait(false);
+            return deleted == 0 ? NotFound(id) : new ResourceResponse(204, null);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
+        {
+            return Problems.Conflict("id", $"{Noun} {id} is still referenced by {e.TableName ?? "other resources"}; delete those first.");
+        }
+    }
+
+    public async Task<ResourceResponse> ListAsync(IReadOnlyDictionary<string, string> query, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var limit = ParseQueryInt64(query, "limit", DefaultPageSize, 1, MaxPageSize, errors);
+        var after = ParseQueryInt64(query, "after", 0, 0, long.MaxValue, errors);
+        var parameters = new DynamicParameters();
+        var where = new List<string> { "id > @After" };
+        foreach (var filter in Filters)
+        {
+            if (query.TryGetValue(filter.Name, out var raw))
+            {
+                if (filter.Parse(raw) is { } value)
+                {
+                    parameters.Add(filter.Name, value);
+                    where.Add(filter.Condition);
+                }
+                else
+                {
+                    errors[filter.Name] = [filter.Hint];
+                }
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return Problems.Validation(errors);
+        }
+
+        parameters.Add("After", after);
+        parameters.Add("Limit", limit);
+        var sql = $"SELECT {Columns} FROM {Collection} WHERE {string.Join(" AND ", where)} ORDER BY id LIMIT @Limit";
+        var items = (await RunAsync(
+            (c, ct) => c.QueryAsync<TEntity>(new CommandDefinition(sql, parameters, cancellationToken: ct)),
+            cancellationToken).ConfigureAwait(false)).AsList();
+        long? nextAfter = items.Count == limit ? IdOf(items[^1]) : null;
+        return new ResourceResponse(200, ResourceJson.Serialize(new { items, nextAfter }));
+    }
+
+    private async Task<T> RunAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> statement, CancellationToken cancellationToken)
+    {
+        using var slot = await gate.EnterAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await statement(connection, cancellationToken).ConfigureAwait(false);
+    }
+
+    private ResourceResponse? WriteViolation(PostgresException e)
+    {
+        var known = e.ConstraintName is { } name && Constraints.TryGetValue(name, out var c) ? c : ((string, string)?)null;
+        return e.SqlState switch
+        {
+            PostgresErrorCodes.UniqueViolation when known is var (field, message) => Problems.Conflict(field, message),
+            PostgresErrorCodes.ForeignKeyViolation when known is var (field, message) => Problems.MissingReference(field, message),
+            PostgresErrorCodes.CheckViolation when known is var (field, message) => Problems.Validation(
+                new Dictionary<string, string[]> { [field] = [message] }),
+            _ => null,
+        };
+    }
+
+    private ResourceResponse NotFound(long id) => Problems.NotFound($"{Noun} {id} does not exist.");
+
+    private static ResourceResponse Ok(TEntity entity) => new(200, ResourceJson.Serialize(entity));
+
+    private static long ParseQueryInt64(
+        IReadOnlyDictionary<string, string> query, string name, long fallback, long min, long max, Dictionary<string, string[]> errors)
+    {
+        if (!query.TryGetValue(name, out var raw))
+        {
+            return fallback;
+        }
+
+        if (long.TryParse(raw, out var value) && value >= min && value <= max)
+        {
+            return value;
+        }
+
+        errors[name] = [$"Must be a whole number from {min} to {max}."];
+        return fallback;
+    }
+}
+
+/// <summary>A listing filter: the query parameter, its SQL condition and how to parse it (null when invalid).</summary>
+public sealed record ListFilter(string Name, string Condition, Func<string, object?> Parse, string Hint)
+{
+    public static ListFilter Text(string name, string condition) =>
+        new(name, condition, raw => raw.Length is > 0 and <= 500 ? raw : null, "Must be 1 to 500 characters.");
+
+    public static ListFilter Id(string name, string condition) =>
+        new(name, condition, raw => long.TryParse(raw, out var v) && v > 0 ? v : null, "Must be a positive whole number.");
+}

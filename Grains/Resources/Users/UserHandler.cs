@@ -1,0 +1,46 @@
+using Npgsql;
+using Orleans.Batch.Grains.Database;
+
+namespace Orleans.Batch.Grains.Resources.Users;
+
+public sealed class UserHandler(NpgsqlDataSource dataSource, DatabaseGate gate)
+    : ResourceHandler<User, UserFields>(dataSource, gate)
+{
+    public const int MaxEmailLength = 254;
+    public const int MaxNameLength = 200;
+
+    private const string Select = "id, email, name, created_at AS createdat";
+
+    public override string Collection => "users";
+
+    protected override string Noun => "user";
+
+    protected override string Columns => Select;
+
+    protected override string InsertSql => $"INSERT INTO users (email, name) VALUES (@Email, @Name) RETURNING {Select}";
+
+    protected override string UpdateSql =>
+        $"UPDATE users SET email = COALESCE(@Email, email), name = COALESCE(@Name, name) WHERE id = @Id RETURNING {Select}";
+
+    protected override IReadOnlyDictionary<string, (string Field, string Message)> Constraints { get; } =
+        new Dictionary<string, (string, string)>
+        {
+            ["ux_users_email"] = ("email", "A user with this email already exists."),
+        };
+
+    protected override IReadOnlyList<ListFilter> Filters { get; } =
+        [ListFilter.Text("email", "lower(email) = lower(@email)")];
+
+    protected override UserFields ReadFields(FieldReader fields, bool creating)
+    {
+        var email = fields.String("email", MaxEmailLength);
+        if (email is not null && !EmailAddress.IsValid(email))
+        {
+            fields.AddError("email", "Must be an email address like name@example.com.");
+        }
+
+        return new UserFields(email, fields.String("name", MaxNameLength));
+    }
+
+    protected override long IdOf(User entity) => entity.Id;
+}

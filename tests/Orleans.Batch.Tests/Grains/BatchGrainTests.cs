@@ -1,0 +1,176 @@
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using Orleans.Batch.Grains.Diagnostics;
+using Orleans.Batch.Grains.Interfaces.Batches;
+using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Tests.Infrastructure;
+
+namespace Orleans.Batch.Tests.Grains;
+
+[Collection(ClusterCollection.Name)]
+public sealed class BatchGrainTests(ClusterFixture fixture)
+{
+    [Fact]
+    public async Task Run_FansOutEveryOperation_ResultsInRequestOrder()
+    {
+        var emails = Enumerable.Range(0, 40).Select(i => Unique.Email($"fan{i}")).ToList();
+        var operations = emails.Select((e, i) => CreateUser($"op{i}", e)).ToList();
+
+        var outcome = await RunAsync(operations, concurrency: 8);
+
+        Assert.Equal(BatchStatus.Completed, outcome.Progress.Status);
+        Assert.Equal(40, outcome.Progress.Succeeded);
+        Assert.Equal(operations.Select(o => o.Id), outcome.Results.Select(r => r.Id));
+        for (var i = 0; i < emails.Count; i++)
+        {
+            Assert.Equal(201, outcome.Results[i].Status);
+            Assert.Equal(emails[i], JsonDocument.Parse(outcome.Results[i].Body!).RootElement.GetProperty("email").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task Run_NeverExceedsConcurrencyQuota()
+    {
+        using var peak = new InFlightPeak();
+        var operations = Enumerable.Range(0, 120).Select(i => CreateUser($"q{i}", Unique.Email("quota"))).ToList();
+
+        var outcome = await RunAsync(operations, concurrency: 4);
+
+        Assert.Equal(120, outcome.Progress.Succeeded);
+        Assert.Equal(4, outcome.Progress.Concurrency);
+        Assert.InRange(peak.Value, 2, 4);
+    }
+
+    [Fact]
+    public async Task Run_FailingItems_DoNotBlockOrUndoOthers()
+    {
+        var taken = Unique.Email("taken");
+        var operations = new List<OperationRequest>
+        {
+            CreateUser("a", taken),
+            CreateUser("b", "not-an-email"),
+            CreateUser("c", taken.ToUpperInvariant()),
+            new("d", "GET", "/users/999999999999", null, null, null),
+            CreateUser("e", Unique.Email("after")),
+        };
+
+        var outcome = await RunAsync(operations, concurrency: 1);
+
+        Assert.Equal([201, 400, 409, 404, 201], outcome.Results.Select(r => r.Status));
+        Assert.Equal(2, outcome.Progress.Succeeded);
+        Assert.Equal(3, outcome.Progress.Failed);
+    }
+
+    [Fact]
+    public async Task Start_SameBatchTwice_RunsOnce()
+    {
+        var batchId = Guid.NewGuid().ToString("N");
+        var email = Unique.Email("once");
+        var grain = fixture.Grains.GetGrain<IBatchGrain>(batchId);
+        var request = new BatchRequest([CreateUser("only", email)], null);
+
+        await grain.StartAsync(request);
+        await grain.StartAsync(request);
+        var outcome = await WaitAsync(grain);
+
+        Assert.Equal(1, outcome.Progress.Total);
+        Assert.Equal(201, Assert.Single(outcome.Results).Status);
+    }
+
+    [Fact]
+    public async Task Start_ConcurrencyOverMaximum_IsClamped()
+    {
+        var outcome = await RunAsync([CreateUser("x", Unique.Email("clamp"))], concurrency: 10_000);
+
+        Assert.Equal(32, outcome.Progress.Concurrency);
+    }
+
+    [Fact]
+    public async Task Start_NoConcurrency_UsesDefault()
+    {
+        var outcome = await RunAsync([CreateUser("x", Unique.Email("default"))], concurrency: null);
+
+        Assert.Equal(8, outcome.Progress.Concurrency);
+    }
+
+    [Fact]
+    public async Task Status_UnknownBatch_IsNull()
+    {
+        var grain = fixture.Grains.GetGrain<IBatchGrain>($"missing-{Guid.NewGuid():N}");
+
+        Assert.Null(await grain.GetStatusAsync());
+        Assert.Null(await grain.GetResultsAsync(0, 10));
+    }
+
+    [Fact]
+    public async Task Results_AfterDeactivation_AreReadFromStorage()
+    {
+        var batchId = Guid.NewGuid().ToString("N");
+        var grain = fixture.Grains.GetGrain<IBatchGrain>(batchId);
+        await grain.StartAsync(new BatchRequest([CreateUser("p1", Unique.Email("p")), CreateUser("p2", "bad")], null));
+        await WaitAsync(grain);
+
+        await fixture.Grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        var page = await grain.GetResultsAsync(1, 5);
+
+        Assert.NotNull(page);
+        Assert.Equal(BatchStatus.Completed, page.Progress.Status);
+        Assert.Equal("p2", Assert.Single(page.Items).Id);
+        Assert.Null(page.NextOffset);
+    }
+
+    private static OperationRequest CreateUser(string id, string email) =>
+        new(id, "POST", "/users", JsonSerializer.Serialize(new { email, name = "Batch User" }), null, null);
+
+    private async Task<BatchOutcome> RunAsync(IReadOnlyList<OperationRequest> operations, int? concurrency)
+    {
+        var grain = fixture.Grains.GetGrain<IBatchGrain>(Guid.NewGuid().ToString("N"));
+        await grain.StartAsync(new BatchRequest(operations, concurrency));
+        return await WaitAsync(grain);
+    }
+
+    private static async Task<BatchOutcome> WaitAsync(IBatchGrain grain)
+    {
+        for (var i = 0; i < 30; i++)
+        {
+            if (await grain.WaitAsync(TimeSpan.FromSeconds(5)) is { } outcome)
+            {
+                return outcome;
+            }
+        }
+
+        throw new TimeoutException("The batch did not finish in time.");
+    }
+
+    /// <summary>The highest number of operations in flight at once across the cluster, from the silos' own meter.</summary>
+    private sealed class InFlightPeak : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly Lock _gate = new();
+        private long _current;
+
+        public InFlightPeak()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == BatchMetrics.MeterName && instrument.Name == BatchMetrics.OperationsInFlight)
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, delta, _, _) =>
+            {
+                lock (_gate)
+                {
+                    _current += delta;
+                    Value = Math.Max(Value, _current);
+                }
+            });
+            _listener.Start();
+        }
+
+        public long Value { get; private set; }
+
+        public void Dispose() => _listener.Dispose();
+    }
+}

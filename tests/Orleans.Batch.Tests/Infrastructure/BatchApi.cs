@@ -1,0 +1,68 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace Orleans.Batch.Tests.Infrastructure;
+
+/// <summary>A thin HTTP client over the gateway, answering status and parsed JSON.</summary>
+public sealed class BatchApi(HttpClient http)
+{
+    public async Task<ApiResponse> SendAsync(HttpMethod method, string path, object? body = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (body is not null)
+        {
+            request.Content = body is string raw
+                ? new StringContent(raw, Encoding.UTF8, "application/json")
+                : JsonContent.Create(body);
+        }
+
+        using var response = await http.SendAsync(request);
+        return await ApiResponse.ReadAsync(response);
+    }
+
+    public Task<ApiResponse> PostAsync(string path, object? body) => SendAsync(HttpMethod.Post, path, body);
+
+    public Task<ApiResponse> GetAsync(string path) => SendAsync(HttpMethod.Get, path);
+
+    public Task<ApiResponse> BatchAsync(params object[] operations) => PostAsync("/batch", new { operations });
+
+    public async Task<long> CreateUserAsync(string? email = null)
+    {
+        var response = await PostAsync("/users", new { email = email ?? Unique.Email(), name = "Test User" });
+        Assert.Equal(HttpStatusCode.Created, response.Status);
+        return response.Json.GetProperty("id").GetInt64();
+    }
+
+    public async Task<long> CreateProductAsync(decimal price = 9.99m)
+    {
+        var response = await PostAsync("/products", new { sku = Unique.Sku(), name = "Widget", price });
+        Assert.Equal(HttpStatusCode.Created, response.Status);
+        return response.Json.GetProperty("id").GetInt64();
+    }
+
+    public async Task<long> CreateOrderAsync(long userId, long productId)
+    {
+        var response = await PostAsync("/orders", new { userId, productId, quantity = 1 });
+        Assert.Equal(HttpStatusCode.Created, response.Status);
+        return response.Json.GetProperty("id").GetInt64();
+    }
+}
+
+public sealed record ApiResponse(HttpStatusCode Status, string? ContentType, string? Location, string Text)
+{
+    public JsonElement Json => JsonDocument.Parse(Text).RootElement;
+
+    public static async Task<ApiResponse> ReadAsync(HttpResponseMessage response) => new(
+        response.StatusCode,
+        response.Content.Headers.ContentType?.MediaType,
+        response.Headers.Location?.OriginalString,
+        await response.Content.ReadAsStringAsync());
+
+    /// <summary>The messages a problem's <c>errors</c> holds for one field.</summary>
+    public string[] ErrorsFor(string field) =>
+        Json.TryGetProperty("errors", out var errors) && errors.TryGetProperty(field, out var messages)
+            ? messages.EnumerateArray().Select(m => m.GetString()!).ToArray()
+            : [];
+}

@@ -1,0 +1,93 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+using Orleans.Batch.Gateway.Hosting;
+using Orleans.Batch.Grains.Hosting;
+using Orleans.Hosting;
+using Orleans.TestingHost;
+
+namespace Orleans.Batch.Tests.Infrastructure;
+
+/// <summary>
+/// One cluster for the whole suite: two silos on Redis membership and PostgreSQL storage, and the real gateway
+/// on Kestrel in front of them, reached over HTTP.
+/// </summary>
+public sealed class ClusterFixture : IAsyncLifetime
+{
+    public const int MaxOperations = 1000;
+
+    public TestCluster Cluster { get; private set; } = null!;
+
+    public WebApplication Gateway { get; private set; } = null!;
+
+    public HttpClient Http { get; private set; } = null!;
+
+    public NpgsqlDataSource Database { get; } = NpgsqlDataSource.Create(TestEnvironment.Postgres);
+
+    public IGrainFactory Grains => Cluster.GrainFactory;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new TestClusterBuilder(2);
+        builder.Options.UseTestClusterMembership = false;
+        builder.Options.ConnectionTransport = ConnectionTransportType.TcpSocket;
+        builder.Options.ServiceId = $"batch-tests-{Guid.NewGuid():N}";
+        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        builder.AddClientBuilderConfigurator<ClientConfigurator>();
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+
+        Gateway = GatewayApp.Build(GatewayApp.CreateBuilder([], new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["ConnectionStrings:Redis"] = TestEnvironment.Redis,
+            ["Orleans:ClusterId"] = Cluster.Options.ClusterId,
+            ["Orleans:ServiceId"] = Cluster.Options.ServiceId,
+            ["Batch:MaxOperations"] = MaxOperations.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Logging:LogLevel:Default"] = "Warning",
+        }));
+        using var startTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await Gateway.StartAsync(startTimeout.Token);
+        var address = Gateway.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        Http = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromMinutes(2) };
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http?.Dispose();
+        if (Gateway is not null)
+        {
+            await Gateway.StopAsync();
+            await Gateway.DisposeAsync();
+        }
+
+        if (Cluster is not null)
+        {
+            await Cluster.StopAllSilosAsync();
+            await Cluster.DisposeAsync();
+        }
+
+        await Database.DisposeAsync();
+    }
+
+    private sealed class SiloConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder) => siloBuilder.AddOrleansBatch(TestEnvironment.SiloConfiguration);
+    }
+
+    private sealed class ClientConfigurator : IClientBuilderConfigurator
+    {
+        public void Configure(Microsoft.Extensions.Configuration.IConfiguration configuration, IClientBuilder clientBuilder) =>
+            clientBuilder.UseRedisClustering(TestEnvironment.Redis);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "cluster";
+}

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 source scripts/lib.sh
 
-STATE="$REPO_ROOT/.run/test"
+STATE="${BATCH_TEST_STATE:-$REPO_ROOT/.run/test}"
 RESULTS="$STATE/results"
 PG_PORT="${BATCH_TEST_PG_PORT:-55442}"
 REDIS_PORT="${BATCH_TEST_REDIS_PORT:-56389}"

@@ -39,7 +39,7 @@ run_tests() {
   BATCH_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=$DB;Maximum Pool Size=50" \
   BATCH_TEST_REDIS="127.0.0.1:$REDIS_PORT" \
     dotnet test Orleans.Batch.sln -c Release --no-build -nologo \
-      --logger "console;verbosity=normal" --logger "trx;LogFileName=results.trx" \
+      --logger "console;verbosity=normal" --logger "trx;LogFilePrefix=results" \
       --results-directory "$RESULTS" "$@"
 }
 
@@ -53,7 +53,8 @@ main() {
   trap 'exit 130' INT
   trap 'exit 143' TERM
 
-  start_postgres "$STATE" "$PG_PORT"
+  # Tests trade commit durability for speed; ./run.sh keeps it on.
+  BATCH_PG_SYNCHRONOUS_COMMIT=off start_postgres "$STATE" "$PG_PORT"
   start_redis "$STATE" "$REDIS_PORT"
   create_database "$PG_PORT" "$DB" --fresh
   apply_schema "$PG_PORT" "$DB"

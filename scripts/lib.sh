@@ -114,7 +114,7 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = '${sock//\'/\'\'}'
 max_connections = 200
 shared_buffers = 256MB
-synchronous_commit = off
+synchronous_commit = ${BATCH_PG_SYNCHRONOUS_COMMIT:-on}
 CONF
   chown postgres: "$data/orleans_batch.conf"
 }

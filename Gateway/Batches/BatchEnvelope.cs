@@ -59,10 +59,19 @@ internal static class BatchEnvelope
         }
 
         var list = new List<OperationRequest>(count);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var repeated = new HashSet<string>(StringComparer.Ordinal);
+        var duplicates = new List<string>();
         var index = 0;
         foreach (var element in operations.EnumerateArray())
         {
-            if (ReadOperation(element, $"operations[{index}]", limits, batchId, errors) is { } operation)
+            var operation = ReadOperation(element, $"operations[{index}]", limits, batchId, errors, out var id);
+            if (id is not null && !seen.Add(id) && repeated.Add(id))
+            {
+                duplicates.Add(id);
+            }
+
+            if (operation is not null)
             {
                 list.Add(operation);
             }
@@ -70,7 +79,6 @@ internal static class BatchEnvelope
             index++;
         }
 
-        var duplicates = list.GroupBy(o => o.Id, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         if (duplicates.Count > 0)
         {
             errors["operations"] = [$"Operation ids must be unique; repeated: {string.Join(", ", duplicates.Take(MaxListedErrors))}."];
@@ -95,15 +103,16 @@ internal static class BatchEnvelope
     }
 
     private static OperationRequest? ReadOperation(
-        JsonElement element, string at, BatchApiOptions limits, string batchId, Dictionary<string, string[]> errors)
+        JsonElement element, string at, BatchApiOptions limits, string batchId, Dictionary<string, string[]> errors, out string? id)
     {
+        id = null;
         if (element.ValueKind != JsonValueKind.Object)
         {
             errors[at] = [$"Must be an object with id, method and path, not {Kind(element)}."];
             return null;
         }
 
-        var id = RequiredString(element, "id", at, limits.MaxOperationIdLength, errors);
+        id = RequiredString(element, "id", at, limits.MaxOperationIdLength, errors);
         var method = RequiredString(element, "method", at, 16, errors);
         var path = RequiredString(element, "path", at, 2048, errors);
         if (path is not null && !path.StartsWith('/'))

@@ -59,19 +59,12 @@ internal static class BatchEnvelope
         }
 
         var list = new List<OperationRequest>(count);
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        var repeated = new HashSet<string>(StringComparer.Ordinal);
-        var duplicates = new List<string>();
+        var ids = new List<string>(count);
+        var operationErrors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var index = 0;
         foreach (var element in operations.EnumerateArray())
         {
-            var operation = ReadOperation(element, $"operations[{index}]", limits, batchId, errors, out var id);
-            if (id is not null && !seen.Add(id) && repeated.Add(id))
-            {
-                duplicates.Add(id);
-            }
-
-            if (operation is not null)
+            if (ReadOperation(element, $"operations[{index}]", limits, batchId, ids, operationErrors) is { } operation)
             {
                 list.Add(operation);
             }
@@ -79,9 +72,17 @@ internal static class BatchEnvelope
             index++;
         }
 
+        // Ids are compared even on otherwise invalid operations, and the batch-wide error goes before the
+        // per-operation ones so it is never cut from a long list.
+        var duplicates = ids.GroupBy(id => id, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         if (duplicates.Count > 0)
         {
             errors["operations"] = [$"Operation ids must be unique; repeated: {string.Join(", ", duplicates.Take(MaxListedErrors))}."];
+        }
+
+        foreach (var (key, messages) in operationErrors)
+        {
+            errors[key] = messages;
         }
 
         if (errors.Count > 0)
@@ -103,16 +104,20 @@ internal static class BatchEnvelope
     }
 
     private static OperationRequest? ReadOperation(
-        JsonElement element, string at, BatchApiOptions limits, string batchId, Dictionary<string, string[]> errors, out string? id)
+        JsonElement element, string at, BatchApiOptions limits, string batchId, List<string> ids, Dictionary<string, string[]> errors)
     {
-        id = null;
         if (element.ValueKind != JsonValueKind.Object)
         {
             errors[at] = [$"Must be an object with id, method and path, not {Kind(element)}."];
             return null;
         }
 
-        id = RequiredString(element, "id", at, limits.MaxOperationIdLength, errors);
+        var id = RequiredString(element, "id", at, limits.MaxOperationIdLength, errors);
+        if (id is not null)
+        {
+            ids.Add(id);
+        }
+
         var method = RequiredString(element, "method", at, 16, errors);
         var path = RequiredString(element, "path", at, 2048, errors);
         if (path is not null && !path.StartsWith('/'))

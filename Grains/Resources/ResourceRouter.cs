@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 
 namespace Orleans.Batch.Grains.Resources;
@@ -36,7 +37,7 @@ public sealed class ResourceRouter
             };
         }
 
-        if (!long.TryParse(segments[1], out var id) || id < 1)
+        if (!long.TryParse(segments[1], NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id < 1)
         {
             return Task.FromResult(Problems.NotFound($"No resource at '{route}': ids are positive whole numbers."));
         }

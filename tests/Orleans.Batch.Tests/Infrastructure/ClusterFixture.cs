@@ -16,9 +16,26 @@ namespace Orleans.Batch.Tests.Infrastructure;
 /// One cluster for the whole suite: two silos on Redis membership and PostgreSQL storage, and the real gateway
 /// on Kestrel in front of them, reached over HTTP.
 /// </summary>
-public sealed class ClusterFixture : IAsyncLifetime
+public class ClusterFixture : IAsyncLifetime
 {
     public const int MaxOperations = 1000;
+
+    private readonly int _silos;
+
+    public ClusterFixture()
+        : this(silos: 2)
+    {
+    }
+
+    /// <param name="silos">How many silos to start.</param>
+    /// <param name="siloConfigurator">The silo configurator type; it must build on <see cref="SiloConfigurator"/>.</param>
+    protected ClusterFixture(int silos, Type? siloConfigurator = null)
+    {
+        _silos = silos;
+        SiloConfiguratorType = siloConfigurator ?? typeof(SiloConfigurator);
+    }
+
+    private Type SiloConfiguratorType { get; }
 
     public TestCluster Cluster { get; private set; } = null!;
 
@@ -32,11 +49,11 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var builder = new TestClusterBuilder(2);
+        var builder = new TestClusterBuilder((short)_silos);
         builder.Options.UseTestClusterMembership = false;
         builder.Options.ConnectionTransport = ConnectionTransportType.TcpSocket;
         builder.Options.ServiceId = $"batch-tests-{Guid.NewGuid():N}";
-        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        builder.Options.SiloBuilderConfiguratorTypes.Add(SiloConfiguratorType.AssemblyQualifiedName!);
         builder.AddClientBuilderConfigurator<ClientConfigurator>();
         Cluster = builder.Build();
         await Cluster.DeployAsync();
@@ -74,9 +91,12 @@ public sealed class ClusterFixture : IAsyncLifetime
         await Database.DisposeAsync();
     }
 
-    private sealed class SiloConfigurator : ISiloConfigurator
+    /// <summary>Configures a test silo exactly as Silo/Program.cs does, from <see cref="Configuration"/>.</summary>
+    public class SiloConfigurator : ISiloConfigurator
     {
-        public void Configure(ISiloBuilder siloBuilder) => siloBuilder.AddOrleansBatch(TestEnvironment.SiloConfiguration);
+        protected virtual Microsoft.Extensions.Configuration.IConfiguration Configuration => TestEnvironment.SiloConfiguration;
+
+        public void Configure(ISiloBuilder siloBuilder) => siloBuilder.AddOrleansBatch(Configuration);
     }
 
     private sealed class ClientConfigurator : IClientBuilderConfigurator

@@ -1,0 +1,43 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Orleans.Batch.Tests.Infrastructure;
+
+namespace Orleans.Batch.Tests.Gateway;
+
+/// <summary>A cluster of its own whose silo cannot reach the resource database, and is then stopped.</summary>
+public sealed class HealthOutageTests(HealthOutageTests.OutageFixture fixture) : IClassFixture<HealthOutageTests.OutageFixture>
+{
+    [Fact]
+    public async Task Health_DatabaseThenClusterDown_Returns503NamingWhatFailed()
+    {
+        var api = new BatchApi(fixture.Http);
+
+        var databaseDown = await api.GetAsync("/health");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, databaseDown.Status);
+        Assert.Equal("application/problem+json", databaseDown.ContentType);
+        Assert.Equal("ok", databaseDown.Json.GetProperty("cluster").GetString());
+        Assert.Equal("unreachable", databaseDown.Json.GetProperty("database").GetString());
+
+        var write = await api.PostAsync("/users", new { email = Unique.Email(), name = "Nobody" });
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, write.Status);
+        Assert.Equal("application/problem+json", write.ContentType);
+
+        await fixture.Cluster.StopAllSilosAsync();
+        var clusterDown = await api.GetAsync("/health");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, clusterDown.Status);
+        Assert.Equal("unreachable", clusterDown.Json.GetProperty("cluster").GetString());
+    }
+
+    public sealed class OutageFixture() : ClusterFixture(silos: 1, typeof(UnreachableDatabaseSilo));
+
+    private sealed class UnreachableDatabaseSilo : ClusterFixture.SiloConfigurator
+    {
+        protected override IConfiguration Configuration { get; } = new ConfigurationBuilder()
+            .AddConfiguration(TestEnvironment.SiloConfiguration)
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Database:ConnectionString"] = "Host=127.0.0.1;Port=1;Username=postgres;Database=none;Timeout=2;Maximum Pool Size=50",
+            })
+            .Build();
+    }
+}

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Dapper;
 using Npgsql;
 using Orleans.Batch.Grains.Database;
@@ -148,7 +149,7 @@ public abstract class ResourceHandler<TEntity, TFields>(NpgsqlDataSource dataSou
             (c, ct) => c.QueryAsync<TEntity>(new CommandDefinition(sql, parameters, cancellationToken: ct)),
             cancellationToken).ConfigureAwait(false)).AsList();
         long? nextAfter = items.Count == limit ? IdOf(items[^1]) : null;
-        return new ResourceResponse(200, ResourceJson.Serialize(new { items, nextAfter }));
+        return new ResourceResponse(200, ResourceJson.Serialize(new ResourcePage<TEntity>(items, nextAfter)));
     }
 
     private async Task<T> RunAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> statement, CancellationToken cancellationToken)
@@ -192,6 +193,14 @@ public abstract class ResourceHandler<TEntity, TFields>(NpgsqlDataSource dataSou
         return fallback;
     }
 }
+
+/// <summary>
+/// One page of a listing. <c>nextAfter</c> is always written, as <c>null</c> on the last page, so a client can tell
+/// "no more pages" from a missing field (the shared options leave nulls out).
+/// </summary>
+public sealed record ResourcePage<TEntity>(
+    IReadOnlyList<TEntity> Items,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] long? NextAfter);
 
 /// <summary>A listing filter: the query parameter, its SQL condition and how to parse it (null when invalid).</summary>
 public sealed record ListFilter(string Name, string Condition, Func<string, object?> Parse, string Hint)

@@ -206,7 +206,8 @@ public sealed record ResourcePage<TEntity>(
 public sealed record ListFilter(string Name, string Condition, Func<string, object?> Parse, string Hint)
 {
     public static ListFilter Text(string name, string condition) =>
-        new(name, condition, raw => raw.Length is > 0 and <= 500 ? raw : null, "Must be 1 to 500 characters.");
+        new(name, condition, raw => raw.Length is > 0 and <= 500 && !raw.Contains('\0', StringComparison.Ordinal) ? raw : null,
+            "Must be 1 to 500 characters, without NUL (%00).");
 
     public static ListFilter Id(string name, string condition) =>
         new(name, condition, raw => long.TryParse(raw, out var v) && v > 0 ? v : null, "Must be a positive whole number.");

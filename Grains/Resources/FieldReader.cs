@@ -52,7 +52,24 @@ public sealed class FieldReader
             return null;
         }
 
-        var text = value.GetString()!.Trim();
+        string text;
+        try
+        {
+            text = value.GetString()!.Trim();
+        }
+        catch (InvalidOperationException)
+        {
+            // A JSON escape of an unpaired surrogate such as "\ud800": valid JSON, but not text.
+            AddError(name, "Must be valid Unicode text; it contains an unpaired surrogate.");
+            return null;
+        }
+
+        if (text.Contains('\0', StringComparison.Ordinal))
+        {
+            AddError(name, "Must not contain the NUL character (\\u0000).");
+            return null;
+        }
+
         if (text.Length == 0)
         {
             AddError(name, "Must not be empty.");

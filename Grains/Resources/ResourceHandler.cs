@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Dapper;
 using Npgsql;
 using Orleans.Batch.Grains.Database;
@@ -148,7 +149,7 @@ public abstract class ResourceHandler<TEntity, TFields>(NpgsqlDataSource dataSou
             (c, ct) => c.QueryAsync<TEntity>(new CommandDefinition(sql, parameters, cancellationToken: ct)),
             cancellationToken).ConfigureAwait(false)).AsList();
         long? nextAfter = items.Count == limit ? IdOf(items[^1]) : null;
-        return new ResourceResponse(200, ResourceJson.Serialize(new { items, nextAfter }));
+        return new ResourceResponse(200, ResourceJson.Serialize(new ResourcePage<TEntity>(items, nextAfter)));
     }
 
     private async Task<T> RunAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> statement, CancellationToken cancellationToken)
@@ -193,11 +194,20 @@ public abstract class ResourceHandler<TEntity, TFields>(NpgsqlDataSource dataSou
     }
 }
 
+/// <summary>
+/// One page of a listing. <c>nextAfter</c> is always written, as <c>null</c> on the last page, so a client can tell
+/// "no more pages" from a missing field (the shared options leave nulls out).
+/// </summary>
+public sealed record ResourcePage<TEntity>(
+    IReadOnlyList<TEntity> Items,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] long? NextAfter);
+
 /// <summary>A listing filter: the query parameter, its SQL condition and how to parse it (null when invalid).</summary>
 public sealed record ListFilter(string Name, string Condition, Func<string, object?> Parse, string Hint)
 {
     public static ListFilter Text(string name, string condition) =>
-        new(name, condition, raw => raw.Length is > 0 and <= 500 ? raw : null, "Must be 1 to 500 characters.");
+        new(name, condition, raw => raw.Length is > 0 and <= 500 && !raw.Contains('\0', StringComparison.Ordinal) ? raw : null,
+            "Must be 1 to 500 characters, without NUL (%00).");
 
     public static ListFilter Id(string name, string condition) =>
         new(name, condition, raw => long.TryParse(raw, out var v) && v > 0 ? v : null, "Must be a positive whole number.");

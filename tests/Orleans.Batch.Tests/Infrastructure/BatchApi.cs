@@ -26,6 +26,12 @@ public sealed class BatchApi(HttpClient http)
 
     public Task<ApiResponse> GetAsync(string path) => SendAsync(HttpMethod.Get, path);
 
+    public Task<ApiResponse> PutAsync(string path, object? body) => SendAsync(HttpMethod.Put, path, body);
+
+    public Task<ApiResponse> PatchAsync(string path, object? body) => SendAsync(HttpMethod.Patch, path, body);
+
+    public Task<ApiResponse> DeleteAsync(string path) => SendAsync(HttpMethod.Delete, path);
+
     public Task<ApiResponse> BatchAsync(params object[] operations) => PostAsync("/batch", new { operations });
 
     public async Task<long> CreateUserAsync(string? email = null)

@@ -111,10 +111,23 @@ internal sealed class OperationHttpResult(OperationResult result) : IResult
             response.Headers.Location = result.Location;
         }
 
+        if (result.Status == StatusCodes.Status405MethodNotAllowed && result.Body is not null)
+        {
+            response.Headers.Allow = AllowedMethods(result.Body);
+        }
+
         if (result.Body is not null)
         {
             response.ContentType = result.Succeeded ? "application/json; charset=utf-8" : "application/problem+json; charset=utf-8";
             await response.WriteAsync(result.Body, httpContext.RequestAborted);
         }
+    }
+
+    private static string AllowedMethods(string problem)
+    {
+        using var document = JsonDocument.Parse(problem);
+        return document.RootElement.TryGetProperty("allowed", out var allowed)
+            ? string.Join(", ", allowed.EnumerateArray().Select(m => m.GetString()))
+            : "";
     }
 }

@@ -618,6 +618,7 @@ public sealed class UsersEndpointsTests(ClusterFixture fixture)
 
         var problem = ApiAssert.Problem(response, HttpStatusCode.MethodNotAllowed, "method-not-allowed");
         Assert.Equal(["GET", "POST"], problem.GetProperty("allowed").EnumerateArray().Select(m => m.GetString()));
+        Assert.Equal("GET, POST", response.Allow);
     }
 
     [Fact]
@@ -630,6 +631,7 @@ public sealed class UsersEndpointsTests(ClusterFixture fixture)
 
         var problem = ApiAssert.Problem(response, HttpStatusCode.MethodNotAllowed, "method-not-allowed");
         Assert.Equal(["GET", "PUT", "PATCH", "DELETE"], problem.GetProperty("allowed").EnumerateArray().Select(m => m.GetString()));
+        Assert.Equal("GET, PUT, PATCH, DELETE", response.Allow);
     }
 
     private static long[] Ids(JsonElement page) =>

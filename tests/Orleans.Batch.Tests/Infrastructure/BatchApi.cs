@@ -56,7 +56,7 @@ public sealed class BatchApi(HttpClient http)
     }
 }
 
-public sealed record ApiResponse(HttpStatusCode Status, string? ContentType, string? Location, string Text)
+public sealed record ApiResponse(HttpStatusCode Status, string? ContentType, string? Location, string Text, string? Allow = null)
 {
     public JsonElement Json => JsonDocument.Parse(Text).RootElement;
 
@@ -64,7 +64,8 @@ public sealed record ApiResponse(HttpStatusCode Status, string? ContentType, str
         response.StatusCode,
         response.Content.Headers.ContentType?.MediaType,
         response.Headers.Location?.OriginalString,
-        await response.Content.ReadAsStringAsync());
+        await response.Content.ReadAsStringAsync(),
+        response.Content.Headers.Allow.Count == 0 ? null : string.Join(", ", response.Content.Headers.Allow));
 
     /// <summary>The messages a problem's <c>errors</c> holds for one field.</summary>
     public string[] ErrorsFor(string field) =>

@@ -58,6 +58,14 @@ internal static class BatchEnvelope
             }
         }
 
+        var mode = BatchMode.Auto;
+        if (root.TryGetProperty("mode", out var m) && m.ValueKind != JsonValueKind.Null
+            && (m.ValueKind != JsonValueKind.String || !Enum.TryParse(m.GetString(), ignoreCase: true, out mode) || !Enum.IsDefined(mode)
+                || int.TryParse(m.GetString(), out _)))
+        {
+            errors["mode"] = ["Must be one of auto, sync, async."];
+        }
+
         var list = new List<OperationRequest>(count);
         var ids = new List<string>(count);
         var operationErrors = new Dictionary<string, string[]>(StringComparer.Ordinal);
@@ -99,7 +107,7 @@ internal static class BatchEnvelope
             return problem;
         }
 
-        request = new BatchRequest(list, concurrency);
+        request = new BatchRequest(list, concurrency, mode);
         return null;
     }
 
@@ -133,10 +141,11 @@ internal static class BatchEnvelope
         }
 
         var headers = ReadHeaders(element, at, errors);
+        var idempotencyKey = OptionalString(element, "idempotencyKey", at, limits.MaxIdempotencyKeyLength, errors, out var keyValid);
         string? body = element.TryGetProperty("body", out var b) && b.ValueKind != JsonValueKind.Null ? b.GetRawText() : null;
-        return id is null || method is null || path is null || headers is null
+        return id is null || method is null || path is null || headers is null || !keyValid
             ? null
-            : new OperationRequest(id, method.ToUpperInvariant(), path, body, headers.Count == 0 ? null : headers, batchId);
+            : new OperationRequest(id, method.ToUpperInvariant(), path, body, headers.Count == 0 ? null : headers, batchId, idempotencyKey);
     }
 
     private static Dictionary<string, string>? ReadHeaders(JsonElement element, string at, Dictionary<string, string[]> errors)
@@ -188,6 +197,32 @@ internal static class BatchEnvelope
             return null;
         }
 
+        return text;
+    }
+
+    private static string? OptionalString(
+        JsonElement element, string name, string at, int maxLength, Dictionary<string, string[]> errors, out bool valid)
+    {
+        valid = true;
+        if (!element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        valid = false;
+        if (value.ValueKind != JsonValueKind.String || value.GetString() is not { Length: > 0 } text)
+        {
+            errors[$"{at}.{name}"] = ["Must be a non-empty string."];
+            return null;
+        }
+
+        if (text.Length > maxLength)
+        {
+            errors[$"{at}.{name}"] = [$"Must be at most {maxLength} characters; got {text.Length}."];
+            return null;
+        }
+
+        valid = true;
         return text;
     }
 

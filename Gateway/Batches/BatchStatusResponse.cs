@@ -10,13 +10,15 @@ public sealed record BatchStatusResponse(
     int Completed,
     int Succeeded,
     int Failed,
+    int Cancelled,
     double Progress,
     int Concurrency,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
+    DateTimeOffset? HeartbeatAt,
     string? Reason)
 {
     public static BatchStatusResponse From(BatchProgress p) => new(
-        p.BatchId, ResultJson.StatusName(p.Status), p.Total, p.Completed, p.Succeeded, p.Failed,
-        Math.Round(p.Progress, 4), p.Concurrency, p.CreatedAt, p.UpdatedAt, p.FailureReason);
+        p.BatchId, ResultJson.StatusName(p.Status), p.Total, p.Completed, p.Succeeded, p.Failed, p.Cancelled,
+        Math.Round(p.Progress, 4), p.Concurrency, p.CreatedAt, p.UpdatedAt, p.HeartbeatAt, p.FailureReason);
 }

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -5,29 +6,30 @@ using Orleans.Batch.Gateway.Batches;
 using Orleans.Batch.Gateway.Hosting;
 using Orleans.Batch.Gateway.Http;
 using Orleans.Batch.Grains.Interfaces.Batches;
+using Orleans.Batch.Grains.Interfaces.Operations;
 
 namespace Orleans.Batch.Gateway.Endpoints;
 
 public static class BatchEndpoints
 {
-    private static readonly TimeSpan WaitSlice = TimeSpan.FromSeconds(10);
-
     public static IEndpointRouteBuilder MapBatchEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/batch").WithTags("Batches");
         group.MapPost("/", SubmitAsync);
         group.MapGet("/{batchId}/status", GetStatusAsync);
         group.MapGet("/{batchId}/results", GetResultsAsync);
+        group.MapPost("/{batchId}/cancel", CancelAsync);
+        group.MapPost("/{batchId}/retry", RetryAsync);
         return app;
     }
 
-    internal static async Task<Results<BatchOutcomeResult, ProblemHttpResult>> SubmitAsync(
+    internal static async Task<Results<BatchCompletedResult, Accepted<BatchAcceptedResponse>, ProblemHttpResult>> SubmitAsync(
         HttpRequest request, IClusterClient cluster, IOptions<BatchApiOptions> options, CancellationToken cancellationToken)
     {
         var limits = options.Value;
         if (!IsJson(request.ContentType))
         {
-            return TypedResults.Problem(ApiProblems.UnsupportedMediaType(request.ContentType));
+            return TypedResults.Problem(ApiProblems.UnsupportedMediaType(request.ContentType, "application/json"));
         }
 
         if (request.ContentLength > limits.MaxRequestBytes)
@@ -35,10 +37,17 @@ public static class BatchEndpoints
             return TypedResults.Problem(ApiProblems.BodyTooLarge(limits.MaxRequestBytes));
         }
 
+        if (Submissions.ReadKey(request, limits) is { Problem: { } keyProblem })
+        {
+            return TypedResults.Problem(keyProblem);
+        }
+
+        using var body = new MemoryStream();
+        await request.Body.CopyToAsync(body, cancellationToken);
         JsonDocument document;
         try
         {
-            document = await JsonDocument.ParseAsync(request.Body, default, cancellationToken);
+            document = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
         }
         catch (JsonException e)
         {
@@ -46,7 +55,7 @@ public static class BatchEndpoints
                 $"The body is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}). Nothing was executed."));
         }
 
-        var batchId = Guid.CreateVersion7().ToString("N");
+        var batchId = Submissions.NewBatchId();
         BatchRequest? batch;
         using (document)
         {
@@ -56,15 +65,34 @@ public static class BatchEndpoints
             }
         }
 
-        var grain = cluster.GetGrain<IBatchGrain>(batchId);
-        await grain.StartAsync(batch!, cancellationToken);
-        BatchOutcome? outcome;
-        while ((outcome = await grain.WaitAsync(WaitSlice, cancellationToken)) is null)
+        var claim = await Submissions.ClaimAsync(cluster, request, limits, batchId, SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length)));
+        if (claim is { SameRequest: false })
         {
-            cancellationToken.ThrowIfCancellationRequested();
+            return TypedResults.Problem(ApiProblems.SubmissionKeyReused());
         }
 
-        return new BatchOutcomeResult(outcome);
+        batchId = claim?.BatchId ?? batchId;
+        var grain = cluster.GetGrain<IBatchGrain>(batchId);
+        var progress = await grain.StartAsync(batch! with { Operations = [.. batch!.Operations.Select(o => o with { BatchId = batchId })] }, cancellationToken);
+        if (batch.Mode == BatchMode.Async || (batch.Mode == BatchMode.Auto && batch.Operations.Count > limits.SyncThreshold))
+        {
+            return Accepted(progress);
+        }
+
+        var deadline = DateTimeOffset.UtcNow + limits.SyncTimeout;
+        while (!progress.IsTerminal && DateTimeOffset.UtcNow < deadline)
+        {
+            progress = await grain.WaitAsync(deadline - DateTimeOffset.UtcNow, cancellationToken) ?? progress;
+        }
+
+        if (!progress.IsTerminal)
+        {
+            return batch.Mode == BatchMode.Sync
+                ? TypedResults.Problem(ApiProblems.SyncTimeout(batchId, limits.SyncTimeout))
+                : Accepted(progress);
+        }
+
+        return new BatchCompletedResult(progress, await ReadAllResultsAsync(grain, limits.MaxResultsPageSize, cancellationToken));
     }
 
     internal static async Task<Results<Ok<BatchStatusResponse>, ProblemHttpResult>> GetStatusAsync(string batchId, IClusterClient cluster)
@@ -75,8 +103,9 @@ public static class BatchEndpoints
             : TypedResults.Ok(BatchStatusResponse.From(progress));
     }
 
-    internal static async Task<Results<ResultsPageResult, ProblemHttpResult>> GetResultsAsync(
-        string batchId, string? cursor, int? limit, IClusterClient cluster, IOptions<BatchApiOptions> options)
+    internal static async Task<Results<ResultsPageResult, ResultsDownload, ProblemHttpResult>> GetResultsAsync(
+        string batchId, string? cursor, int? limit, string? status, string? format, HttpRequest request,
+        IClusterClient cluster, IOptions<BatchApiOptions> options, CancellationToken cancellationToken)
     {
         var max = options.Value.MaxResultsPageSize;
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
@@ -85,26 +114,115 @@ public static class BatchEndpoints
             errors["limit"] = [$"Must be from 1 to {max}."];
         }
 
-        var offset = 0;
-        if (cursor is not null && (!int.TryParse(cursor, out offset) || offset < 0))
+        var after = -1;
+        if (cursor is not null && (!int.TryParse(cursor, out after) || after < 0))
         {
             errors["cursor"] = ["Must be a cursor returned as nextCursor by an earlier page."];
         }
 
+        ItemOutcome? outcome = status switch
+        {
+            null => null,
+            "succeeded" => ItemOutcome.Succeeded,
+            "failed" => ItemOutcome.Failed,
+            "cancelled" => ItemOutcome.Cancelled,
+            _ => null,
+        };
+        if (status is not null && outcome is null)
+        {
+            errors["status"] = ["Must be one of succeeded, failed, cancelled."];
+        }
+
+        var download = DownloadFormatOf(format, request.Headers.Accept.ToString(), errors);
         if (errors.Count > 0)
         {
             return TypedResults.Problem(ApiProblems.Invalid(errors, "The results query is invalid."));
         }
 
-        var page = await cluster.GetGrain<IBatchGrain>(batchId).GetResultsAsync(offset, limit ?? options.Value.DefaultResultsPageSize);
-        return page is null
-            ? TypedResults.Problem(ApiProblems.BatchNotFound(batchId))
-            : new ResultsPageResult(page, page.NextOffset?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var grain = cluster.GetGrain<IBatchGrain>(batchId);
+        if (download is { } fileFormat)
+        {
+            return await grain.GetStatusAsync() is null
+                ? TypedResults.Problem(ApiProblems.BatchNotFound(batchId))
+                : new ResultsDownload(grain, batchId, fileFormat, outcome, max);
+        }
+
+        var page = await grain.GetResultsAsync(after, limit ?? options.Value.DefaultResultsPageSize, outcome, cancellationToken);
+        return page is null ? TypedResults.Problem(ApiProblems.BatchNotFound(batchId)) : new ResultsPageResult(page);
     }
 
-    private static bool IsJson(string? contentType) =>
+    internal static async Task<Results<Ok<BatchStatusResponse>, ProblemHttpResult>> CancelAsync(
+        string batchId, IClusterClient cluster, CancellationToken cancellationToken)
+    {
+        var result = await cluster.GetGrain<IBatchGrain>(batchId).CancelAsync(cancellationToken);
+        return result switch
+        {
+            { Progress: null } => TypedResults.Problem(ApiProblems.BatchNotFound(batchId)),
+            { Conflict: { } conflict } => TypedResults.Problem(ApiProblems.BatchConflict(batchId, conflict)),
+            _ => TypedResults.Ok(BatchStatusResponse.From(result.Progress)),
+        };
+    }
+
+    internal static async Task<Results<Accepted<BatchStatusResponse>, ProblemHttpResult>> RetryAsync(
+        string batchId, IClusterClient cluster, CancellationToken cancellationToken)
+    {
+        var result = await cluster.GetGrain<IBatchGrain>(batchId).RetryAsync(cancellationToken);
+        return result switch
+        {
+            { Progress: null } => TypedResults.Problem(ApiProblems.BatchNotFound(batchId)),
+            { Conflict: { } conflict } => TypedResults.Problem(ApiProblems.BatchConflict(batchId, conflict)),
+            _ => TypedResults.Accepted(StatusUrl(batchId), BatchStatusResponse.From(result.Progress)),
+        };
+    }
+
+    internal static Accepted<BatchAcceptedResponse> Accepted(BatchProgress progress) =>
+        TypedResults.Accepted(StatusUrl(progress.BatchId), new BatchAcceptedResponse(
+            progress.BatchId, ResultJson.StatusName(progress.Status), StatusUrl(progress.BatchId), ResultsUrl(progress.BatchId)));
+
+    internal static string StatusUrl(string batchId) => $"/batch/{batchId}/status";
+
+    internal static string ResultsUrl(string batchId) => $"/batch/{batchId}/results";
+
+    internal static bool IsJson(string? contentType) =>
         contentType is null
         || contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase)
         || (contentType.StartsWith("application/", StringComparison.OrdinalIgnoreCase)
             && contentType.Split(';')[0].EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+
+    private static async Task<List<OperationResult>> ReadAllResultsAsync(IBatchGrain grain, int pageSize, CancellationToken cancellationToken)
+    {
+        var results = new List<OperationResult>();
+        int? after = -1;
+        while (after is { } position && await grain.GetResultsAsync(position, pageSize, null, cancellationToken) is { } page)
+        {
+            results.AddRange(page.Items.Select(i => i.Result));
+            after = page.NextAfter;
+        }
+
+        return results;
+    }
+
+    private static DownloadFormat? DownloadFormatOf(string? format, string accept, Dictionary<string, string[]> errors)
+    {
+        switch (format?.ToLowerInvariant())
+        {
+            case "csv":
+                return DownloadFormat.Csv;
+            case "ndjson":
+                return DownloadFormat.Ndjson;
+            case "json":
+                return null;
+            case null:
+                break;
+            default:
+                errors["format"] = ["Must be one of json, csv, ndjson."];
+                return null;
+        }
+
+        return accept.Contains("text/csv", StringComparison.OrdinalIgnoreCase) ? DownloadFormat.Csv
+            : accept.Contains("application/x-ndjson", StringComparison.OrdinalIgnoreCase) ? DownloadFormat.Ndjson
+            : null;
+    }
 }
+
+public sealed record BatchAcceptedResponse(string BatchId, string Status, string StatusUrl, string ResultsUrl);

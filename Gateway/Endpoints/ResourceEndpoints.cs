@@ -35,7 +35,8 @@ public static class ResourceEndpoints
         }
 
         var path = request.Path.ToUriComponent() + request.QueryString.ToUriComponent();
-        var operation = new OperationRequest("request", request.Method, path, body, null, null);
+        var key = request.Headers.TryGetValue("Idempotency-Key", out var values) && values.ToString() is { Length: > 0 } k ? k : null;
+        var operation = new OperationRequest("request", request.Method, path, body, null, null, key);
         var result = await cluster.GetGrain<IOperationGrain>(0).ExecuteAsync(operation, cancellationToken);
         return new OperationHttpResult(result);
     }

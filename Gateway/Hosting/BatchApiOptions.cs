@@ -14,6 +14,18 @@ public sealed class BatchApiOptions
     /// <summary>Longest accepted operation id (default 200 characters).</summary>
     public int MaxOperationIdLength { get; set; } = 200;
 
+    /// <summary>In auto mode, batches with more operations than this run asynchronously (default 100).</summary>
+    public int SyncThreshold { get; set; } = 100;
+
+    /// <summary>How long a sync batch is waited for before it is answered 202 (auto) or 408 (sync) and carries on (default 30 s).</summary>
+    public TimeSpan SyncTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest accepted idempotency key, per operation or in the Idempotency-Key header (default 255).</summary>
+    public int MaxIdempotencyKeyLength { get; set; } = 255;
+
+    /// <summary>CSV rows sent to the batch in one call while an import uploads (default 1,000).</summary>
+    public int ImportSliceSize { get; set; } = 1000;
+
     /// <summary>Default page size of <c>GET /batch/{id}/results</c> (default 100).</summary>
     public int DefaultResultsPageSize { get; set; } = 100;
 
@@ -35,6 +47,16 @@ public sealed class BatchApiOptions
         if (MaxOperationIdLength < 1)
         {
             yield return "Batch:MaxOperationIdLength must be at least 1.";
+        }
+
+        if (SyncThreshold < 0 || SyncTimeout <= TimeSpan.Zero)
+        {
+            yield return $"Batch:SyncThreshold must be at least 0 and Batch:SyncTimeout above 0; got {SyncThreshold} and {SyncTimeout}.";
+        }
+
+        if (MaxIdempotencyKeyLength is < 1 or > 1000 || ImportSliceSize is < 1 or > 100_000)
+        {
+            yield return "Batch:MaxIdempotencyKeyLength must be from 1 to 1,000 and Batch:ImportSliceSize from 1 to 100,000.";
         }
 
         if (MaxResultsPageSize < 1 || DefaultResultsPageSize < 1 || DefaultResultsPageSize > MaxResultsPageSize)

@@ -16,8 +16,21 @@ internal static class ApiProblems
 
     public static ProblemDetails MalformedJson(string detail) => Create(400, "malformed-json", "The request body is not valid JSON", detail);
 
-    public static ProblemDetails UnsupportedMediaType(string? contentType) => Create(415, "unsupported-media-type", "Unsupported media type",
-        $"The body must be application/json; got '{contentType}'.");
+    public static ProblemDetails UnsupportedMediaType(string? contentType, string expected) => Create(415, "unsupported-media-type", "Unsupported media type",
+        $"The body must be {expected}; got '{contentType}'.");
+
+    public static ProblemDetails InvalidIdempotencyKey(int maxLength) => Create(400, "invalid-idempotency-key", "Invalid Idempotency-Key",
+        $"The Idempotency-Key header must be one value of 1 to {maxLength} characters.", new() { ["limit"] = maxLength });
+
+    public static ProblemDetails SubmissionKeyReused() => Create(422, "idempotency-key-reused", "Idempotency key reused",
+        "This Idempotency-Key was already used for a different request; use a new key for a new batch.");
+
+    public static ProblemDetails SyncTimeout(string batchId, TimeSpan timeout) => Create(408, "sync-timeout", "The batch did not finish in time",
+        $"The batch did not finish within {timeout.TotalSeconds:0.#} s; it carries on. Follow statusUrl for its progress.",
+        new() { ["batchId"] = batchId, ["statusUrl"] = $"/batch/{batchId}/status", ["resultsUrl"] = $"/batch/{batchId}/results" });
+
+    public static ProblemDetails BatchConflict(string batchId, string detail) => Create(409, "batch-conflict", "Conflict",
+        detail, new() { ["batchId"] = batchId });
 
     public static HttpValidationProblemDetails Invalid(IDictionary<string, string[]> errors, string detail) => new(errors)
     {

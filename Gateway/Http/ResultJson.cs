@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
@@ -7,11 +8,16 @@ namespace Orleans.Batch.Gateway.Http;
 /// <summary>Writes per-item results, whose bodies arrive as raw JSON from the silos and are passed through untouched.</summary>
 internal static class ResultJson
 {
-    public static void WriteResult(Utf8JsonWriter writer, OperationResult result)
+    public static void WriteResult(Utf8JsonWriter writer, OperationResult result, ItemOutcome? outcome = null, IReadOnlyList<string>? source = null)
     {
         writer.WriteStartObject();
         writer.WriteString("id", result.Id);
         writer.WriteNumber("status", result.Status);
+        if (outcome is { } o)
+        {
+            writer.WriteString("outcome", OutcomeName(o));
+        }
+
         if (result.Location is not null)
         {
             writer.WriteStartObject("headers");
@@ -25,22 +31,34 @@ internal static class ResultJson
             writer.WriteRawValue(result.Body, skipInputValidation: true);
         }
 
+        if (source is not null)
+        {
+            writer.WriteStartArray("source");
+            foreach (var value in source)
+            {
+                writer.WriteStringValue(value);
+            }
+
+            writer.WriteEndArray();
+        }
+
         writer.WriteEndObject();
     }
 
     public static string StatusName(BatchStatus status) => status.ToString().ToLowerInvariant();
+
+    public static string OutcomeName(ItemOutcome outcome) => outcome.ToString().ToLowerInvariant();
 }
 
 /// <summary>The answer to a batch that ran to its end: 200 when every item got a 2xx, 207 Multi-Status otherwise.</summary>
-internal sealed class BatchOutcomeResult(BatchOutcome outcome) : IResult
+internal sealed class BatchCompletedResult(BatchProgress progress, IReadOnlyList<OperationResult> results) : IResult
 {
-    public int StatusCode => outcome.Progress.Failed == 0 ? StatusCodes.Status200OK : StatusCodes.Status207MultiStatus;
+    public int StatusCode => progress.Failed + progress.Cancelled == 0 ? StatusCodes.Status200OK : StatusCodes.Status207MultiStatus;
 
     public async Task ExecuteAsync(HttpContext httpContext)
     {
         httpContext.Response.StatusCode = StatusCode;
         httpContext.Response.ContentType = "application/json; charset=utf-8";
-        var progress = outcome.Progress;
         await using var writer = new Utf8JsonWriter(httpContext.Response.BodyWriter);
         writer.WriteStartObject();
         writer.WriteString("batchId", progress.BatchId);
@@ -49,9 +67,14 @@ internal sealed class BatchOutcomeResult(BatchOutcome outcome) : IResult
         writer.WriteNumber("total", progress.Total);
         writer.WriteNumber("succeeded", progress.Succeeded);
         writer.WriteNumber("failed", progress.Failed);
+        if (progress.Cancelled > 0)
+        {
+            writer.WriteNumber("cancelled", progress.Cancelled);
+        }
+
         writer.WriteEndObject();
         writer.WriteStartArray("results");
-        foreach (var result in outcome.Results)
+        foreach (var result in results)
         {
             ResultJson.WriteResult(writer, result);
             if (writer.BytesPending > 32 * 1024)
@@ -67,7 +90,7 @@ internal sealed class BatchOutcomeResult(BatchOutcome outcome) : IResult
 }
 
 /// <summary>One page of a batch's results, in request order, with the cursor of the next page.</summary>
-internal sealed class ResultsPageResult(BatchResultsPage page, string? nextCursor) : IResult
+internal sealed class ResultsPageResult(BatchResultsPage page) : IResult
 {
     public async Task ExecuteAsync(HttpContext httpContext)
     {
@@ -79,19 +102,19 @@ internal sealed class ResultsPageResult(BatchResultsPage page, string? nextCurso
         writer.WriteString("status", ResultJson.StatusName(page.Progress.Status));
         writer.WriteNumber("total", page.Progress.Total);
         writer.WriteStartArray("items");
-        foreach (var result in page.Items)
+        foreach (var item in page.Items)
         {
-            ResultJson.WriteResult(writer, result);
+            ResultJson.WriteResult(writer, item.Result, item.Outcome);
         }
 
         writer.WriteEndArray();
-        if (nextCursor is null)
+        if (page.NextAfter is { } next)
         {
-            writer.WriteNull("nextCursor");
+            writer.WriteString("nextCursor", next.ToString(CultureInfo.InvariantCulture));
         }
         else
         {
-            writer.WriteString("nextCursor", nextCursor);
+            writer.WriteNull("nextCursor");
         }
 
         writer.WriteEndObject();

@@ -11,9 +11,11 @@ public sealed record BatchProgress(
     [property: Id(5)] DateTimeOffset CreatedAt,
     [property: Id(6)] DateTimeOffset UpdatedAt,
     [property: Id(7)] int Concurrency,
-    [property: Id(8)] string? FailureReason)
+    [property: Id(8)] string? FailureReason,
+    [property: Id(9)] int Cancelled,
+    [property: Id(10)] DateTimeOffset? HeartbeatAt)
 {
-    public int Completed => Succeeded + Failed;
+    public int Completed => Succeeded + Failed + Cancelled;
 
     public double Progress => Total == 0 ? 1.0 : (double)Completed / Total;
 

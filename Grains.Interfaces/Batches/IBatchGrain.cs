@@ -1,17 +1,35 @@
 namespace Orleans.Batch.Grains.Interfaces.Batches;
 
-/// <summary>One batch, keyed by its batch id: runs its operations and keeps their results.</summary>
+/// <summary>
+/// One batch, keyed by its batch id. Its items and their results live in PostgreSQL; its progress is
+/// checkpointed in grain state; a reminder resumes it on another silo when the one running it dies.
+/// </summary>
 public interface IBatchGrain : IGrainWithStringKey
 {
-    /// <summary>Starts the batch; a second call for the same id returns the existing batch's progress and runs nothing.</summary>
+    /// <summary>Stores every operation and starts the batch; a second call for the same id runs nothing.</summary>
     Task<BatchProgress> StartAsync(BatchRequest request, CancellationToken cancellationToken = default);
 
-    /// <summary>Waits up to <paramref name="timeout"/> for the batch to end; null when it is still running.</summary>
-    Task<BatchOutcome?> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken = default);
+    /// <summary>Stores items from position <paramref name="firstSeq"/> of a batch still being uploaded; a repeated range is ignored.</summary>
+    Task<BatchProgress> AppendAsync(int firstSeq, IReadOnlyList<BatchItem> items, CancellationToken cancellationToken = default);
+
+    /// <summary>Ends the upload at <paramref name="total"/> items and starts running them.</summary>
+    Task<BatchProgress> SealAsync(int total, int? concurrency, CancellationToken cancellationToken = default);
+
+    /// <summary>Discards a batch whose upload failed, as if it never existed.</summary>
+    Task AbortAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Waits up to <paramref name="timeout"/> for the batch to end; null when it has not.</summary>
+    Task<BatchProgress?> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken = default);
 
     /// <summary>The batch's progress, or null when no batch has this id.</summary>
     Task<BatchProgress?> GetStatusAsync();
 
-    /// <summary>A page of results in request order, or null when no batch has this id.</summary>
-    Task<BatchResultsPage?> GetResultsAsync(int offset, int limit);
+    /// <summary>Finished items after position <paramref name="after"/> (-1 for the start), optionally of one outcome.</summary>
+    Task<BatchResultsPage?> GetResultsAsync(int after, int limit, ItemOutcome? outcome, CancellationToken cancellationToken = default);
+
+    /// <summary>Items not yet started become cancelled; started ones finish; the batch ends cancelled.</summary>
+    Task<BatchCommandResult> CancelAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Runs the failed items again, as the same items with the same keys; also carries on a batch that failed to resume.</summary>
+    Task<BatchCommandResult> RetryAsync(CancellationToken cancellationToken = default);
 }

@@ -7,6 +7,7 @@ namespace Orleans.Batch.Grains.Interfaces.Operations;
 /// <param name="Body">The request body as raw JSON, or null.</param>
 /// <param name="Headers">Optional per-operation headers.</param>
 /// <param name="BatchId">The batch the operation belongs to, or null for a single-resource request.</param>
+/// <param name="IdempotencyKey">The key its effect is recorded under: the client's, else batch id and operation id.</param>
 [GenerateSerializer, Immutable, Alias("Orleans.Batch.OperationRequest")]
 public sealed record OperationRequest(
     [property: Id(0)] string Id,
@@ -14,4 +15,5 @@ public sealed record OperationRequest(
     [property: Id(2)] string Path,
     [property: Id(3)] string? Body,
     [property: Id(4)] IReadOnlyDictionary<string, string>? Headers,
-    [property: Id(5)] string? BatchId);
+    [property: Id(5)] string? BatchId,
+    [property: Id(6)] string? IdempotencyKey = null);

@@ -16,6 +16,7 @@ public static class BatchExtensions
         services.AddSingleton<IValidateOptions<BatchOptions>, Validator>();
         services.AddMetrics();
         services.AddSingleton<BatchMetrics>();
+        services.AddSingleton<BatchItemStore>();
         return services;
     }
 

@@ -13,12 +13,21 @@ public sealed partial class BatchGrain
     [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Operation {OperationId} of batch {BatchId} could not be executed")]
     private partial void LogExecutionFailed(string batchId, string operationId, Exception exception);
 
-    [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "Writing the results of batch {BatchId} failed (attempt {Attempt}); retrying")]
-    private partial void LogWriteRetry(string batchId, int attempt, Exception exception);
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "Batch {BatchId} stopped running; its reminder resumes it from the last checkpoint")]
+    private partial void LogRunFailed(string batchId, Exception exception);
 
-    [LoggerMessage(EventId = 1005, Level = LogLevel.Error, Message = "Writing the results of batch {BatchId} failed; they are kept in memory only")]
-    private partial void LogWriteFailed(string batchId, Exception exception);
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Batch {BatchId} resumed ({Why}), attempt {Attempt}")]
+    private partial void LogResumed(string batchId, string why, int attempt);
 
-    [LoggerMessage(EventId = 1006, Level = LogLevel.Warning, Message = "Batch {BatchId} was interrupted by a silo stop and is marked failed")]
-    private partial void LogInterrupted(string batchId);
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Error, Message = "Batch {BatchId} failed: resumed {Attempts} times without progress")]
+    private partial void LogGaveUp(string batchId, int attempts);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Batch {BatchId} has not checkpointed since {HeartbeatAt}; running it again")]
+    private partial void LogStalled(string batchId, DateTimeOffset? heartbeatAt);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "Batch {BatchId} cancelled; {Cancelled} items never ran")]
+    private partial void LogCancelled(string batchId, int cancelled);
+
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "Batch {BatchId} retried: {Count} failed items run again")]
+    private partial void LogRetried(string batchId, int count);
 }

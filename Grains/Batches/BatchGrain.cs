@@ -1,201 +1,288 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Batch.Grains.Interfaces.Batches;
-using Orleans.Batch.Grains.Interfaces.Operations;
 using Orleans.Batch.Grains.Resources;
 using Orleans.Concurrency;
+using Orleans.Runtime;
 
 namespace Orleans.Batch.Grains.Batches;
 
 /// <summary>
-/// One batch: fans its operations out to <see cref="IOperationGrain"/> through a fixed pool of workers, so at most
-/// the batch's concurrency is ever in flight, and keeps every result in request order. Reentrant, so status and
-/// result reads are answered while the batch runs; every continuation still runs on the grain's one thread.
+/// One batch. Its items and results live in <see cref="BatchItemStore"/>; its progress is checkpointed in grain
+/// state; a persistent reminder wakes it on a surviving silo when the silo running it dies, and it carries on
+/// from its checkpoint. Reentrant, so status, results and cancel are answered while it runs; every continuation
+/// still runs on the grain's one thread.
 /// </summary>
 [Reentrant]
 public sealed partial class BatchGrain(
     [PersistentState("batch", BatchStorage.ProviderName)] IPersistentState<BatchState> state,
+    BatchItemStore store,
     IOptions<BatchOptions> options,
-    ILogger<BatchGrain> logger) : Grain, IBatchGrain
+    ILogger<BatchGrain> logger) : Grain, IBatchGrain, IRemindable
 {
-    private const int FinalWriteAttempts = 3;
+    private const string ResumeReminder = "resume";
 
-    private OperationResult?[]? _running;
-    private TaskCompletionSource<BatchOutcome>? _completion;
+    private TaskCompletionSource? _ended;
 
     private BatchState Batch => state.State;
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    private string BatchId => this.GetPrimaryKeyString();
+
+    private bool Exists => state.RecordExists;
+
+    private bool IsTerminal => Batch.Status is BatchStatus.Completed or BatchStatus.Failed or BatchStatus.Cancelled;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (state.RecordExists && Batch.Status is BatchStatus.Processing or BatchStatus.Pending)
+        if (Exists && Batch.Status == BatchStatus.Processing)
         {
-            // Nothing runs this batch any more: the silo that ran it stopped before it ended.
-            Batch.Status = BatchStatus.Failed;
-            Batch.FailureReason = "The silo running this batch stopped before the batch finished; operations that had not reported may or may not have been applied.";
-            Batch.UpdatedAt = DateTimeOffset.UtcNow;
-            LogInterrupted(this.GetPrimaryKeyString());
-            await state.WriteStateAsync(cancellationToken);
+            _ = ResumeAsync("activated while processing");
         }
+
+        return Task.CompletedTask;
     }
 
     public async Task<BatchProgress> StartAsync(BatchRequest request, CancellationToken cancellationToken = default)
     {
-        if (_completion is not null || state.RecordExists)
+        if (Exists || _run is not null)
         {
             return Progress();
         }
 
-        var now = DateTimeOffset.UtcNow;
-        var concurrency = options.Value.ClampConcurrency(request.Concurrency);
-        _completion = new TaskCompletionSource<BatchOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _running = new OperationResult?[request.Operations.Count];
-        state.State = new BatchState
-        {
-            Status = BatchStatus.Processing,
-            Total = request.Operations.Count,
-            Concurrency = concurrency,
-            CreatedAt = now,
-            UpdatedAt = now,
-        };
+        await AppendAsync(0, [.. request.Operations.Select(o => new BatchItem(o))], cancellationToken);
+        return await SealAsync(request.Operations.Count, request.Concurrency, cancellationToken);
+    }
 
-        try
+    public async Task<BatchProgress> AppendAsync(int firstSeq, IReadOnlyList<BatchItem> items, CancellationToken cancellationToken = default)
+    {
+        if (!Exists)
         {
+            var now = DateTimeOffset.UtcNow;
+            state.State = new BatchState { Status = BatchStatus.Pending, CreatedAt = now, UpdatedAt = now };
+        }
+
+        if (Batch.Status != BatchStatus.Pending)
+        {
+            throw new InvalidOperationException($"Batch {BatchId} is {Batch.Status}; items can only be added while it is pending.");
+        }
+
+        if (firstSeq > Batch.Appended)
+        {
+            throw new ArgumentOutOfRangeException(nameof(firstSeq), $"Items from {Batch.Appended} are missing; got a slice from {firstSeq}.");
+        }
+
+        if (firstSeq + items.Count > Batch.Appended)
+        {
+            await store.AppendAsync(BatchId, firstSeq, items, cancellationToken);
+            Batch.Appended = Batch.Total = firstSeq + items.Count;
+            Batch.UpdatedAt = DateTimeOffset.UtcNow;
             await state.WriteStateAsync(cancellationToken);
         }
-        catch
-        {
-            _completion = null;
-            _running = null;
-            state.State = new BatchState();
-            throw;
-        }
 
-        LogStarted(this.GetPrimaryKeyString(), request.Operations.Count, concurrency);
-        _ = RunAsync(request.Operations, _running, concurrency);
         return Progress();
     }
 
-    public async Task<BatchOutcome?> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    public async Task<BatchProgress> SealAsync(int total, int? concurrency, CancellationToken cancellationToken = default)
     {
-        if (_completion is { } completion)
+        if (!Exists || Batch.Status != BatchStatus.Pending)
         {
-            var wait = timeout < options.Value.MaxWait ? timeout : options.Value.MaxWait;
-            try
-            {
-                return await completion.Task.WaitAsync(wait, cancellationToken);
-            }
-            catch (TimeoutException)
-            {
-                return null;
-            }
+            return Exists ? Progress() : throw new InvalidOperationException($"Batch {BatchId} has no items.");
         }
 
-        return state.RecordExists && Progress().IsTerminal ? new BatchOutcome(Progress(), Batch.Results) : null;
+        if (total != Batch.Appended)
+        {
+            throw new ArgumentOutOfRangeException(nameof(total), $"Batch {BatchId} holds {Batch.Appended} items, not {total}.");
+        }
+
+        Batch.Status = BatchStatus.Processing;
+        Batch.Concurrency = options.Value.ClampConcurrency(concurrency);
+        Batch.UpdatedAt = DateTimeOffset.UtcNow;
+        await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeCheckPeriod, options.Value.ResumeCheckPeriod);
+        await state.WriteStateAsync(cancellationToken);
+        LogStarted(BatchId, Batch.Total, Batch.Concurrency);
+        StartRun();
+        return Progress();
     }
 
-    public Task<BatchProgress?> GetStatusAsync() =>
-        Task.FromResult(state.RecordExists || _completion is not null ? Progress() : null);
-
-    public Task<BatchResultsPage?> GetResultsAsync(int offset, int limit)
+    public async Task AbortAsync(CancellationToken cancellationToken = default)
     {
-        if (!state.RecordExists && _completion is null)
+        if (Exists && Batch.Status == BatchStatus.Pending)
         {
-            return Task.FromResult<BatchResultsPage?>(null);
-        }
-
-        IReadOnlyList<OperationResult?> all = _running ?? (IReadOnlyList<OperationResult?>)Batch.Results;
-        var start = Math.Clamp(offset, 0, all.Count);
-        var end = (int)Math.Min((long)start + Math.Max(limit, 0), all.Count);
-        var items = new List<OperationResult>(end - start);
-        for (var i = start; i < end; i++)
-        {
-            if (all[i] is { } result)
-            {
-                items.Add(result);
-            }
-        }
-
-        return Task.FromResult<BatchResultsPage?>(new BatchResultsPage(Progress(), items, end < all.Count ? end : null));
-    }
-
-    private async Task RunAsync(IReadOnlyList<OperationRequest> operations, OperationResult?[] results, int concurrency)
-    {
-        var executor = GrainFactory.GetGrain<IOperationGrain>(0);
-        var next = 0;
-        var workers = new Task[Math.Min(concurrency, operations.Count)];
-        for (var w = 0; w < workers.Length; w++)
-        {
-            workers[w] = WorkAsync();
-        }
-
-        await Task.WhenAll(workers);
-        await FinishAsync(results);
-
-        // Workers pull the next index one at a time; the grain's single thread makes next++ safe.
-        async Task WorkAsync()
-        {
-            while (next < operations.Count)
-            {
-                var index = next++;
-                var result = await ExecuteAsync(executor, operations[index]);
-                results[index] = result;
-                if (result.Succeeded)
-                {
-                    Batch.Succeeded++;
-                }
-                else
-                {
-                    Batch.Failed++;
-                }
-
-                Batch.UpdatedAt = DateTimeOffset.UtcNow;
-            }
+            await store.DeleteAsync(BatchId, cancellationToken);
+            await state.ClearStateAsync(cancellationToken);
+            state.State = new BatchState();
         }
     }
 
-    private async Task<OperationResult> ExecuteAsync(IOperationGrain executor, OperationRequest operation)
+    public async Task<BatchProgress?> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
+        if (!Exists || IsTerminal)
+        {
+            return Exists ? Progress() : null;
+        }
+
+        var wait = timeout < options.Value.MaxWait ? timeout : options.Value.MaxWait;
         try
         {
-            return await executor.ExecuteAsync(operation);
+            await (_ended ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task.WaitAsync(wait, cancellationToken);
         }
-        catch (Exception e)
+        catch (TimeoutException)
         {
-            LogExecutionFailed(this.GetPrimaryKeyString(), operation.Id, e);
-            var problem = Problems.Unavailable("The operation could not be run to completion; it may or may not have been applied.");
-            return new OperationResult(operation.Id, problem.Status, problem.Body, null);
+        }
+
+        return IsTerminal ? Progress() : null;
+    }
+
+    public Task<BatchProgress?> GetStatusAsync() => Task.FromResult(Exists ? Progress() : null);
+
+    public async Task<BatchResultsPage?> GetResultsAsync(int after, int limit, ItemOutcome? outcome, CancellationToken cancellationToken = default)
+    {
+        if (!Exists)
+        {
+            return null;
+        }
+
+        var items = await store.ReadResultsAsync(BatchId, after, limit, outcome, cancellationToken);
+        return new BatchResultsPage(Progress(), items, items.Count == limit && limit > 0 ? items[^1].Seq : null);
+    }
+
+    public async Task<BatchCommandResult> CancelAsync(CancellationToken cancellationToken = default)
+    {
+        if (!Exists)
+        {
+            return new BatchCommandResult(null);
+        }
+
+        if (IsTerminal)
+        {
+            return new BatchCommandResult(Progress(), $"The batch already ended {Batch.Status.ToString().ToLowerInvariant()}.");
+        }
+
+        Batch.CancelRequested = true;
+        await state.WriteStateAsync(cancellationToken);
+        if (_run is null)
+        {
+            await EndCancelledAsync(cancellationToken);
+        }
+        else
+        {
+            await WaitAsync(options.Value.MaxWait, cancellationToken);
+        }
+
+        return new BatchCommandResult(Progress());
+    }
+
+    public async Task<BatchCommandResult> RetryAsync(CancellationToken cancellationToken = default)
+    {
+        if (!Exists)
+        {
+            return new BatchCommandResult(null);
+        }
+
+        if (!IsTerminal)
+        {
+            return new BatchCommandResult(Progress(), $"The batch is still {Batch.Status.ToString().ToLowerInvariant()}; retry once it has ended.");
+        }
+
+        var reset = await store.ResetFailedAsync(BatchId, cancellationToken);
+        if (reset == 0 && Batch.Status != BatchStatus.Failed)
+        {
+            return new BatchCommandResult(Progress(), "The batch has no failed items to retry.");
+        }
+
+        LogRetried(BatchId, reset);
+        Batch.Status = BatchStatus.Processing;
+        Batch.FailureReason = null;
+        Batch.CancelRequested = false;
+        Batch.ResumeAttempts = 0;
+        Batch.UpdatedAt = DateTimeOffset.UtcNow;
+        await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeCheckPeriod, options.Value.ResumeCheckPeriod);
+        await state.WriteStateAsync(cancellationToken);
+        StartRun();
+        return new BatchCommandResult(Progress());
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (!Exists || IsTerminal)
+        {
+            await UnregisterResumeReminderAsync();
+            return;
+        }
+
+        if (Batch.Status != BatchStatus.Processing)
+        {
+            return;
+        }
+
+        if (_run is not null && Batch.HeartbeatAt < DateTimeOffset.UtcNow - options.Value.HeartbeatTimeout)
+        {
+            LogStalled(BatchId, Batch.HeartbeatAt);
+            _run.Abandon();
+            _run = null;
+        }
+
+        if (_run is null)
+        {
+            await ResumeAsync("woken by its reminder");
         }
     }
 
-    private async Task FinishAsync(OperationResult?[] results)
+    private async Task ResumeAsync(string why)
     {
-        Batch.Results = [.. results.Select(r => r!)];
-        Batch.Status = BatchStatus.Completed;
-        Batch.UpdatedAt = DateTimeOffset.UtcNow;
-        for (var attempt = 1; attempt <= FinalWriteAttempts; attempt++)
+        if (_run is not null || Batch.Status != BatchStatus.Processing)
         {
-            try
-            {
-                await state.WriteStateAsync();
-                break;
-            }
-            catch (Exception e) when (attempt < FinalWriteAttempts)
-            {
-                LogWriteRetry(this.GetPrimaryKeyString(), attempt, e);
-                await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
-            }
-            catch (Exception e)
-            {
-                LogWriteFailed(this.GetPrimaryKeyString(), e);
-            }
+            return;
         }
 
-        LogCompleted(this.GetPrimaryKeyString(), Batch.Total, Batch.Succeeded, Batch.Failed);
-        _running = null;
-        _completion!.TrySetResult(new BatchOutcome(Progress(), Batch.Results));
+        Batch.ResumeAttempts++;
+        if (Batch.ResumeAttempts > options.Value.MaxResumeAttempts)
+        {
+            Batch.Status = BatchStatus.Failed;
+            Batch.FailureReason = $"The batch was resumed {options.Value.MaxResumeAttempts} times without progress; POST /batch/{BatchId}/retry carries it on from its last checkpoint.";
+            Batch.UpdatedAt = DateTimeOffset.UtcNow;
+            LogGaveUp(BatchId, options.Value.MaxResumeAttempts);
+            await state.WriteStateAsync();
+            await UnregisterResumeReminderAsync();
+            _ended?.TrySetResult();
+            return;
+        }
+
+        LogResumed(BatchId, why, Batch.ResumeAttempts);
+        await state.WriteStateAsync();
+        StartRun();
+    }
+
+    private async Task EndCancelledAsync(CancellationToken cancellationToken)
+    {
+        await store.CancelPendingAsync(BatchId, Problems.Cancelled().Body!, cancellationToken);
+        await ReconcileAsync(cancellationToken);
+        Batch.Status = BatchStatus.Cancelled;
+        Batch.UpdatedAt = DateTimeOffset.UtcNow;
+        await state.WriteStateAsync(cancellationToken);
+        await UnregisterResumeReminderAsync();
+        LogCancelled(BatchId, Batch.Cancelled);
+        _ended?.TrySetResult();
+    }
+
+    /// <summary>Counts from the stored results: they may be ahead of the checkpoint, never behind it.</summary>
+    private async Task ReconcileAsync(CancellationToken cancellationToken)
+    {
+        var counts = await store.CountAsync(BatchId, cancellationToken);
+        Batch.Succeeded = counts.Succeeded;
+        Batch.Failed = counts.Failed;
+        Batch.Cancelled = counts.Cancelled;
+    }
+
+    private async Task UnregisterResumeReminderAsync()
+    {
+        if (await this.GetReminder(ResumeReminder) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
     }
 
     private BatchProgress Progress() => new(
-        this.GetPrimaryKeyString(), Batch.Status, Batch.Total, Batch.Succeeded, Batch.Failed,
-        Batch.CreatedAt, Batch.UpdatedAt, Batch.Concurrency, Batch.FailureReason);
+        BatchId, Batch.Status, Batch.Total, Batch.Succeeded, Batch.Failed, Batch.CreatedAt, Batch.UpdatedAt,
+        Batch.Concurrency, Batch.FailureReason, Batch.Cancelled, Batch.HeartbeatAt);
 }

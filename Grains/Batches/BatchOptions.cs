@@ -14,6 +14,24 @@ public sealed class BatchOptions
     /// <summary>How long one <c>WaitAsync</c> call may block, kept below Orleans' response timeout (default 10 s).</summary>
     public TimeSpan MaxWait { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Pending items read from the database at a time (default 1,000).</summary>
+    public int PageSize { get; set; } = 1000;
+
+    /// <summary>Finished items whose results are written in one statement, with a checkpoint (default 500).</summary>
+    public int FlushSize { get; set; } = 500;
+
+    /// <summary>How often a running batch checkpoints even when few items finished (default 2 s).</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A running batch whose heartbeat is older than this is run again from its checkpoint (default 60 s).</summary>
+    public TimeSpan HeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How often the persistent reminder wakes a batch to check it is running (default 1 min).</summary>
+    public TimeSpan ResumeCheckPeriod { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Resumes without progress after which a batch ends failed; retry carries it on (default 5).</summary>
+    public int MaxResumeAttempts { get; set; } = 5;
+
     public int ClampConcurrency(int? requested) => Math.Clamp(requested ?? DefaultConcurrency, 1, MaxConcurrency);
 
     internal IEnumerable<string> Validate()
@@ -26,6 +44,21 @@ public sealed class BatchOptions
         if (DefaultConcurrency < 1 || DefaultConcurrency > MaxConcurrency)
         {
             yield return $"Batch:DefaultConcurrency must be from 1 to Batch:MaxConcurrency ({MaxConcurrency}); got {DefaultConcurrency}.";
+        }
+
+        if (PageSize is < 1 or > 100_000 || FlushSize is < 1 or > 100_000)
+        {
+            yield return $"Batch:PageSize and Batch:FlushSize must be from 1 to 100,000; got {PageSize} and {FlushSize}.";
+        }
+
+        if (HeartbeatInterval <= TimeSpan.Zero || HeartbeatTimeout <= HeartbeatInterval)
+        {
+            yield return $"Batch:HeartbeatTimeout ({HeartbeatTimeout}) must exceed Batch:HeartbeatInterval ({HeartbeatInterval}), which must be above 0.";
+        }
+
+        if (ResumeCheckPeriod < TimeSpan.FromSeconds(1) || MaxResumeAttempts < 1)
+        {
+            yield return $"Batch:ResumeCheckPeriod must be at least 1 s and Batch:MaxResumeAttempts at least 1; got {ResumeCheckPeriod} and {MaxResumeAttempts}.";
         }
 
         if (MaxWait <= TimeSpan.Zero || MaxWait > TimeSpan.FromSeconds(25))

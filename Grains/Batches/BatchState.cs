@@ -1,9 +1,11 @@
 using Orleans.Batch.Grains.Interfaces.Batches;
-using Orleans.Batch.Grains.Interfaces.Operations;
 
 namespace Orleans.Batch.Grains.Batches;
 
-/// <summary>A batch as persisted in grain storage.</summary>
+/// <summary>
+/// A batch's checkpoint, as persisted in grain storage: its counts, never more than what its stored results show,
+/// and what it needs to resume. The items and their results live in <see cref="BatchItemStore"/>.
+/// </summary>
 [GenerateSerializer, Alias("Orleans.Batch.BatchState")]
 public sealed class BatchState
 {
@@ -21,9 +23,21 @@ public sealed class BatchState
 
     [Id(6)] public int Concurrency { get; set; }
 
-    /// <summary>Every result in request order, written once the batch ends.</summary>
-    [Id(7)] public List<OperationResult> Results { get; set; } = [];
+    // Id 7 held every result in the first version; results now live in batch_items. Do not reuse it.
 
     /// <summary>Why the batch ended <see cref="BatchStatus.Failed"/>, else null.</summary>
     [Id(8)] public string? FailureReason { get; set; }
+
+    [Id(9)] public int Cancelled { get; set; }
+
+    /// <summary>When the activation running the batch last checkpointed.</summary>
+    [Id(10)] public DateTimeOffset? HeartbeatAt { get; set; }
+
+    /// <summary>Items stored so far; while uploading, the next item's position.</summary>
+    [Id(11)] public int Appended { get; set; }
+
+    [Id(12)] public bool CancelRequested { get; set; }
+
+    /// <summary>Resumes since the batch last made progress.</summary>
+    [Id(13)] public int ResumeAttempts { get; set; }
 }

@@ -3,8 +3,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Batch.Grains.Batches;
 using Orleans.Batch.Grains.Database;
+using Orleans.Batch.Grains.Idempotency;
 using Orleans.Batch.Grains.Resources;
 using Orleans.Dashboard;
+using Orleans.Configuration;
 using Orleans.Storage;
 
 namespace Orleans.Batch.Grains.Hosting;
@@ -13,7 +15,7 @@ public static class SiloBuilderExtensions
 {
     /// <summary>
     /// Everything a silo of this service needs except its endpoints and cluster identity, which the host owns:
-    /// Redis membership, batch state in PostgreSQL, the dashboard, the resources and batch execution.
+    /// Redis membership, batch state and reminders in PostgreSQL, the dashboard, the resources and batch execution.
     /// </summary>
     public static ISiloBuilder AddOrleansBatch(this ISiloBuilder silo, IConfiguration configuration)
     {
@@ -27,10 +29,18 @@ public static class SiloBuilderExtensions
             o.ConnectionString = postgres;
         });
         silo.Services.AddSingleton<IGrainStorageSerializer, OrleansGrainStorageSerializer>();
+        silo.UseAdoNetReminderService(o =>
+        {
+            o.Invariant = "Npgsql";
+            o.ConnectionString = postgres;
+        });
+        var resumeCheck = configuration.GetSection(BatchOptions.Section).Get<BatchOptions>()?.ResumeCheckPeriod ?? new BatchOptions().ResumeCheckPeriod;
+        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = resumeCheck < o.MinimumReminderPeriod ? resumeCheck : o.MinimumReminderPeriod);
         silo.AddDashboard();
         silo.Services
             .AddBatchDatabase(configuration)
             .AddResources()
+            .AddIdempotency(configuration)
             .AddBatching(configuration);
         return silo;
     }

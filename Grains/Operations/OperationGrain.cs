@@ -8,11 +8,11 @@ using Orleans.Concurrency;
 namespace Orleans.Batch.Grains.Operations;
 
 /// <summary>
-/// Runs one operation through the resource router. Stateless and reentrant: one activation per silo serves every
+/// Runs one operation through the <see cref="OperationExecutor"/>. Stateless and reentrant: one activation per silo serves every
 /// concurrent call, and the silo's database gate, not the grain, bounds the work in flight.
 /// </summary>
 [StatelessWorker, Reentrant]
-public sealed partial class OperationGrain(ResourceRouter router, BatchMetrics metrics, ILogger<OperationGrain> logger)
+public sealed partial class OperationGrain(OperationExecutor executor, BatchMetrics metrics, ILogger<OperationGrain> logger)
     : Grain, IOperationGrain
 {
     public async Task<OperationResult> ExecuteAsync(OperationRequest request, CancellationToken cancellationToken = default)
@@ -22,7 +22,7 @@ public sealed partial class OperationGrain(ResourceRouter router, BatchMetrics m
         {
             try
             {
-                response = await router.RouteAsync(request.Method, request.Path, request.Body, cancellationToken);
+                response = await executor.ExecuteAsync(request.Method, request.Path, request.Body, request.IdempotencyKey, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {

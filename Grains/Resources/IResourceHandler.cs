@@ -1,20 +1,21 @@
 using System.Text.Json;
+using Orleans.Batch.Grains.Database;
 
 namespace Orleans.Batch.Grains.Resources;
 
-/// <summary>The operations of one resource collection, e.g. <c>/users</c>.</summary>
+/// <summary>The operations of one resource collection, e.g. <c>/users</c>, run on the caller's session.</summary>
 public interface IResourceHandler
 {
     /// <summary>The collection's path segment, e.g. <c>users</c>.</summary>
     string Collection { get; }
 
-    Task<ResourceResponse> ListAsync(IReadOnlyDictionary<string, string> query, CancellationToken cancellationToken);
+    Task<ResourceResponse> ListAsync(DbSession session, IReadOnlyDictionary<string, string> query, CancellationToken cancellationToken);
 
-    Task<ResourceResponse> CreateAsync(JsonElement body, CancellationToken cancellationToken);
+    Task<ResourceResponse> CreateAsync(DbSession session, JsonElement body, CancellationToken cancellationToken);
 
-    Task<ResourceResponse> GetAsync(long id, CancellationToken cancellationToken);
+    Task<ResourceResponse> GetAsync(DbSession session, long id, CancellationToken cancellationToken);
 
-    Task<ResourceResponse> UpdateAsync(long id, JsonElement body, bool partial, CancellationToken cancellationToken);
+    Task<ResourceResponse> UpdateAsync(DbSession session, long id, JsonElement body, bool partial, CancellationToken cancellationToken);
 
-    Task<ResourceResponse> DeleteAsync(long id, CancellationToken cancellationToken);
+    Task<ResourceResponse> DeleteAsync(DbSession session, long id, CancellationToken cancellationToken);
 }

@@ -37,6 +37,21 @@ public static class Problems
         Respond(new Problem(TypePrefix + "missing-reference", "A referenced resource does not exist.", 422, detail,
             new Dictionary<string, string[]> { [field] = [detail] }));
 
+    public static ResourceResponse KeyInFlight(string key) =>
+        Respond(new Problem(TypePrefix + "idempotency-key-in-flight", "Conflict", 409,
+            $"An operation with idempotency key '{key}' is still running; retry once it has finished."));
+
+    public static ResourceResponse KeyReused(string key) =>
+        Respond(new Problem(TypePrefix + "idempotency-key-reused", "Idempotency key reused", 422,
+            $"Idempotency key '{key}' was already used with another method, path or body."));
+
+    public static ResourceResponse Cancelled() =>
+        Respond(new Problem(TypePrefix + "cancelled", "Cancelled", CancelledStatus,
+            "The batch was cancelled before this operation started; it was not applied."));
+
+    /// <summary>The status of an item that never ran because its batch was cancelled (as nginx's "client closed request").</summary>
+    public const int CancelledStatus = 499;
+
     public static ResourceResponse Unavailable(string detail) =>
         Respond(new Problem(TypePrefix + "unavailable", "Service Unavailable", 503, detail));
 

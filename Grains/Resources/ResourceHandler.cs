@@ -12,7 +12,7 @@ namespace Orleans.Batch.Grains.Resources;
 /// </summary>
 /// <typeparam name="TEntity">The row as returned to clients.</typeparam>
 /// <typeparam name="TFields">The writable fields; null means "not given" (and, on PATCH, "unchanged").</typeparam>
-public abstract class ResourceHandler<TEntity, TFields>(NpgsqlDataSource dataSource, DatabaseGate gate) : IResourceHandler
+public abstract class ResourceHandler<TEntity, TFields> : IResourceHandler
     where TEntity : class
     where TFields : class
 {
@@ -43,7 +43,7 @@ public abstract class ResourceHandler<TEntity, TFields>(NpgsqlDataSource dataSou
 
     protected abstract long IdOf(TEntity entity);
 
-    public async Task<ResourceResponse> CreateAsync(JsonElement body, CancellationToken cancellationToken)
+    public async Task<ResourceResponse> CreateAsync(DbSession session, JsonElement body, CancellationToken cancellationToken)
     {
         var reader = new FieldReader(body, partial: false);
         var fields = ReadFields(reader, creating: true);
@@ -54,9 +54,8 @@ public abstract class ResourceHandler<TEntity, TFields>(NpgsqlDataSource dataSou
 
         try
         {
-            var created = await RunAsync(
-                (c, ct) => c.QuerySingleAsync<TEntity>(new CommandDefinition(InsertSql, fields, cancellationToken: ct)),
-                cancellationToken).ConfigureAwait(false);
+            var created = await session.Connection.QuerySingleAsync<TEntity>(
+                session.Command(InsertSql, fields, cancellationToken)).ConfigureAwait(false);
             return new ResourceResponse(201, ResourceJson.Serialize(created), $"/{Collection}/{IdOf(created)}");
         }
         catch (PostgresException e) when (WriteViolation(e) is { } problem)
@@ -65,16 +64,15 @@ public abstract class ResourceHandler<TEntity, TFields>(NpgsqlDataSource dataSou
         }
     }
 
-    public async Task<ResourceResponse> GetAsync(long id, CancellationToken cancellationToken)
+    public async Task<ResourceResponse> GetAsync(DbSession session, long id, CancellationToken cancellationToken)
     {
         var sql = $"SELECT {Columns} FROM {Collection} WHERE id = @Id";
-        var found = await RunAsync(
-            (c, ct) => c.QuerySingleOrDefaultAsync<TEntity>(new CommandDefinition(sql, new { Id = id }, cancellationToken: ct)),
-            cancellationToken).ConfigureAwait(false);
+        var found = await session.Connection.QuerySingleOrDefaultAsync<TEntity>(
+            session.Command(sql, new { Id = id }, cancellationToken)).ConfigureAwait(false);
         return found is null ? NotFound(id) : Ok(found);
     }
 
-    public async Task<ResourceResponse> UpdateAsync(long id, JsonElement body, bool partial, CancellationToken cancellationToken)
+    public async Task<ResourceResponse> UpdateAsync(DbSession session, long id, JsonElement body, bool partial, CancellationToken cancellationToken)
     {
         var reader = new FieldReader(body, partial);
         var fields = ReadFields(reader, creating: false);
@@ -87,9 +85,8 @@ public abstract class ResourceHandler<TEntity, TFields>(NpgsqlDataSource dataSou
         parameters.Add("Id", id);
         try
         {
-            var updated = await RunAsync(
-                (c, ct) => c.QuerySingleOrDefaultAsync<TEntity>(new CommandDefinition(UpdateSql, parameters, cancellationToken: ct)),
-                cancellationToken).ConfigureAwait(false);
+            var updated = await session.Connection.QuerySingleOrDefaultAsync<TEntity>(
+                session.Command(UpdateSql, parameters, cancellationToken)).ConfigureAwait(false);
             return updated is null ? NotFound(id) : Ok(updated);
         }
         catch (PostgresException e) when (WriteViolation(e) is { } problem)
@@ -98,14 +95,13 @@ public abstract class ResourceHandler<TEntity, TFields>(NpgsqlDataSource dataSou
         }
     }
 
-    public async Task<ResourceResponse> DeleteAsync(long id, CancellationToken cancellationToken)
+    public async Task<ResourceResponse> DeleteAsync(DbSession session, long id, CancellationToken cancellationToken)
     {
         var sql = $"DELETE FROM {Collection} WHERE id = @Id";
         try
         {
-            var deleted = await RunAsync(
-                (c, ct) => c.ExecuteAsync(new CommandDefinition(sql, new { Id = id }, cancellationToken: ct)),
-                cancellationToken).ConfigureAwait(false);
+            var deleted = await session.Connection.ExecuteAsync(
+                session.Command(sql, new { Id = id }, cancellationToken)).ConfigureAwait(false);
             return deleted == 0 ? NotFound(id) : new ResourceResponse(204, null);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
@@ -114,7 +110,7 @@ public abstract class ResourceHandler<TEntity, TFields>(NpgsqlDataSource dataSou
         }
     }
 
-    public async Task<ResourceResponse> ListAsync(IReadOnlyDictionary<string, string> query, CancellationToken cancellationToken)
+    public async Task<ResourceResponse> ListAsync(DbSession session, IReadOnlyDictionary<string, string> query, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var limit = ParseQueryInt64(query, "limit", DefaultPageSize, 1, MaxPageSize, errors);
@@ -145,18 +141,10 @@ public abstract class ResourceHandler<TEntity, TFields>(NpgsqlDataSource dataSou
         parameters.Add("After", after);
         parameters.Add("Limit", limit);
         var sql = $"SELECT {Columns} FROM {Collection} WHERE {string.Join(" AND ", where)} ORDER BY id LIMIT @Limit";
-        var items = (await RunAsync(
-            (c, ct) => c.QueryAsync<TEntity>(new CommandDefinition(sql, parameters, cancellationToken: ct)),
-            cancellationToken).ConfigureAwait(false)).AsList();
+        var items = (await session.Connection.QueryAsync<TEntity>(
+            session.Command(sql, parameters, cancellationToken)).ConfigureAwait(false)).AsList();
         long? nextAfter = items.Count == limit ? IdOf(items[^1]) : null;
         return new ResourceResponse(200, ResourceJson.Serialize(new ResourcePage<TEntity>(items, nextAfter)));
-    }
-
-    private async Task<T> RunAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> statement, CancellationToken cancellationToken)
-    {
-        using var slot = await gate.EnterAsync(cancellationToken).ConfigureAwait(false);
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        return await statement(connection, cancellationToken).ConfigureAwait(false);
     }
 
     private ResourceResponse? WriteViolation(PostgresException e)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Orleans.Batch.Grains.Database;
 
 namespace Orleans.Batch.Grains.Resources;
 
@@ -17,67 +18,77 @@ public sealed class ResourceRouter
     public ResourceRouter(IEnumerable<IResourceHandler> handlers) =>
         _handlers = handlers.ToDictionary(h => h.Collection, StringComparer.Ordinal);
 
-    public Task<ResourceResponse> RouteAsync(string method, string path, string? body, CancellationToken cancellationToken)
+    /// <summary>
+    /// Resolves an operation without touching the database: either its answer (404, 405, a malformed body) or the
+    /// handler call to run on a session. Only routes that can change data are <see cref="RoutedOperation.Mutates"/>.
+    /// </summary>
+    public RoutedOperation Route(string method, string path, string? body)
     {
         method = method.ToUpperInvariant();
         var (route, query) = SplitQuery(path);
         var segments = route.Split('/', StringSplitOptions.RemoveEmptyEntries);
         if (!route.StartsWith('/') || segments.Length is 0 or > 2 || !_handlers.TryGetValue(segments[0], out var handler))
         {
-            return Task.FromResult(Problems.NotFound($"No resource at '{route}'."));
+            return RoutedOperation.Answer(Problems.NotFound($"No resource at '{route}'."));
         }
 
         if (segments.Length == 1)
         {
             return method switch
             {
-                "GET" => handler.ListAsync(query, cancellationToken),
-                "POST" => WithBody(body, b => handler.CreateAsync(b, cancellationToken)),
-                _ => Task.FromResult(Problems.MethodNotAllowed(method, route, CollectionMethods)),
+                "GET" => RoutedOperation.Read((s, ct) => handler.ListAsync(s, query, ct)),
+                "POST" => WithBody(body, b => (s, ct) => handler.CreateAsync(s, b, ct)),
+                _ => RoutedOperation.Answer(Problems.MethodNotAllowed(method, route, CollectionMethods)),
             };
         }
 
         if (!long.TryParse(segments[1], NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id < 1)
         {
-            return Task.FromResult(Problems.NotFound($"No resource at '{route}': ids are positive whole numbers."));
+            return RoutedOperation.Answer(Problems.NotFound($"No resource at '{route}': ids are positive whole numbers."));
         }
 
         return method switch
         {
-            "GET" => handler.GetAsync(id, cancellationToken),
-            "PUT" => WithBody(body, b => handler.UpdateAsync(id, b, partial: false, cancellationToken)),
-            "PATCH" => WithBody(body, b => handler.UpdateAsync(id, b, partial: true, cancellationToken)),
-            "DELETE" => handler.DeleteAsync(id, cancellationToken),
-            _ => Task.FromResult(Problems.MethodNotAllowed(method, route, ItemMethods)),
+            "GET" => RoutedOperation.Read((s, ct) => handler.GetAsync(s, id, ct)),
+            "PUT" => WithBody(body, b => (s, ct) => handler.UpdateAsync(s, id, b, partial: false, ct)),
+            "PATCH" => WithBody(body, b => (s, ct) => handler.UpdateAsync(s, id, b, partial: true, ct)),
+            "DELETE" => RoutedOperation.Write((s, ct) => handler.DeleteAsync(s, id, ct)),
+            _ => RoutedOperation.Answer(Problems.MethodNotAllowed(method, route, ItemMethods)),
         };
     }
 
-    private static async Task<ResourceResponse> WithBody(string? body, Func<JsonElement, Task<ResourceResponse>> handle)
+    /// <summary>Routes and, when the route needs the database, runs the operation on <paramref name="session"/>.</summary>
+    public Task<ResourceResponse> RouteAsync(DbSession session, string method, string path, string? body, CancellationToken cancellationToken)
+    {
+        var routed = Route(method, path, body);
+        return routed.Immediate is { } answer ? Task.FromResult(answer) : routed.Run!(session, cancellationToken);
+    }
+
+    private static RoutedOperation WithBody(string? body, Func<JsonElement, Func<DbSession, CancellationToken, Task<ResourceResponse>>> handle)
     {
         if (string.IsNullOrWhiteSpace(body))
         {
-            return Problems.MalformedBody("A JSON object body is required.");
+            return RoutedOperation.Answer(Problems.MalformedBody("A JSON object body is required."));
         }
 
-        JsonDocument document;
+        JsonElement root;
         try
         {
-            document = JsonDocument.Parse(body);
+            using var document = JsonDocument.Parse(body);
+            root = document.RootElement.Clone();
         }
         catch (JsonException e)
         {
-            return Problems.MalformedBody($"The body is not valid JSON: {e.Message}");
+            return RoutedOperation.Answer(Problems.MalformedBody($"The body is not valid JSON: {e.Message}"));
         }
 
-        using (document)
+        if (root.ValueKind != JsonValueKind.Object)
         {
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                return Problems.MalformedBody($"The body must be a JSON object, not {document.RootElement.ValueKind.ToString().ToLowerInvariant()}.");
-            }
-
-            return await handle(document.RootElement).ConfigureAwait(false);
+            return RoutedOperation.Answer(
+                Problems.MalformedBody($"The body must be a JSON object, not {root.ValueKind.ToString().ToLowerInvariant()}."));
         }
+
+        return RoutedOperation.Write(handle(root));
     }
 
     private static (string Route, IReadOnlyDictionary<string, string> Query) SplitQuery(string path)

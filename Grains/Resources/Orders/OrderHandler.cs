@@ -1,10 +1,8 @@
-using Npgsql;
-using Orleans.Batch.Grains.Database;
 
 namespace Orleans.Batch.Grains.Resources.Orders;
 
-public sealed class OrderHandler(NpgsqlDataSource dataSource, DatabaseGate gate)
-    : ResourceHandler<Order, OrderFields>(dataSource, gate)
+public sealed class OrderHandler
+    : ResourceHandler<Order, OrderFields>
 {
     public const int MaxQuantity = 1_000_000;
 

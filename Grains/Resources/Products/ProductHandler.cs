@@ -1,10 +1,8 @@
-using Npgsql;
-using Orleans.Batch.Grains.Database;
 
 namespace Orleans.Batch.Grains.Resources.Products;
 
-public sealed class ProductHandler(NpgsqlDataSource dataSource, DatabaseGate gate)
-    : ResourceHandler<Product, ProductFields>(dataSource, gate)
+public sealed class ProductHandler
+    : ResourceHandler<Product, ProductFields>
 {
     public const int MaxSkuLength = 64;
     public const int MaxNameLength = 200;

@@ -1,10 +1,8 @@
-using Npgsql;
-using Orleans.Batch.Grains.Database;
 
 namespace Orleans.Batch.Grains.Resources.Users;
 
-public sealed class UserHandler(NpgsqlDataSource dataSource, DatabaseGate gate)
-    : ResourceHandler<User, UserFields>(dataSource, gate)
+public sealed class UserHandler
+    : ResourceHandler<User, UserFields>
 {
     public const int MaxEmailLength = 254;
     public const int MaxNameLength = 200;

@@ -166,7 +166,7 @@ public sealed class BatchEndpointsTests(ClusterFixture fixture)
         var operations = Enumerable.Range(0, ClusterFixture.MaxOperations)
             .Select(i => (object)CreateUser($"op{i}", $"limit{i}-{token}@example.com")).ToArray();
 
-        var response = await _api.BatchAsync(operations);
+        var response = await _api.PostAsync("/batch", new { mode = "sync", operations });
 
         Assert.Equal(HttpStatusCode.OK, response.Status);
         AssertSummary(response.Json, total: ClusterFixture.MaxOperations, succeeded: ClusterFixture.MaxOperations, failed: 0);

@@ -99,7 +99,7 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
         var grain = fixture.Grains.GetGrain<IBatchGrain>($"missing-{Guid.NewGuid():N}");
 
         Assert.Null(await grain.GetStatusAsync());
-        Assert.Null(await grain.GetResultsAsync(0, 10));
+        Assert.Null(await grain.GetResultsAsync(-1, 10, null));
     }
 
     [Fact]
@@ -111,31 +111,32 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
         await WaitAsync(grain);
 
         await fixture.Grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
-        var page = await grain.GetResultsAsync(1, 5);
+        var page = await grain.GetResultsAsync(0, 5, null);
 
         Assert.NotNull(page);
         Assert.Equal(BatchStatus.Completed, page.Progress.Status);
-        Assert.Equal("p2", Assert.Single(page.Items).Id);
-        Assert.Null(page.NextOffset);
+        Assert.Equal("p2", Assert.Single(page.Items).Result.Id);
+        Assert.Null(page.NextAfter);
     }
 
     private static OperationRequest CreateUser(string id, string email) =>
         new(id, "POST", "/users", JsonSerializer.Serialize(new { email, name = "Batch User" }), null, null);
 
-    private async Task<BatchOutcome> RunAsync(IReadOnlyList<OperationRequest> operations, int? concurrency)
+    private async Task<Finished> RunAsync(IReadOnlyList<OperationRequest> operations, int? concurrency)
     {
         var grain = fixture.Grains.GetGrain<IBatchGrain>(Guid.NewGuid().ToString("N"));
         await grain.StartAsync(new BatchRequest(operations, concurrency));
         return await WaitAsync(grain);
     }
 
-    private static async Task<BatchOutcome> WaitAsync(IBatchGrain grain)
+    private static async Task<Finished> WaitAsync(IBatchGrain grain)
     {
         for (var i = 0; i < 30; i++)
         {
-            if (await grain.WaitAsync(TimeSpan.FromSeconds(5)) is { } outcome)
+            if (await grain.WaitAsync(TimeSpan.FromSeconds(5)) is { } progress)
             {
-                return outcome;
+                var page = await grain.GetResultsAsync(-1, 10_000, null);
+                return new Finished(progress, [.. page!.Items.Select(item => item.Result)]);
             }
         }
 
@@ -173,4 +174,6 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
 
         public void Dispose() => _listener.Dispose();
     }
+
+    private sealed record Finished(BatchProgress Progress, IReadOnlyList<OperationResult> Results);
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Resources;
 
 namespace Orleans.Batch.Tests.Grains.Resources;
@@ -12,7 +13,7 @@ public sealed class ResourceRouterTests
     public ResourceRouterTests() => _router = new ResourceRouter([_widgets, _gadgets]);
 
     private Task<ResourceResponse> Route(string method, string path, string? body = null) =>
-        _router.RouteAsync(method, path, body, CancellationToken.None);
+        _router.RouteAsync(null!, method, path, body, CancellationToken.None);
 
     private static JsonElement ProblemOf(ResourceResponse response)
     {
@@ -388,19 +389,19 @@ public sealed class ResourceRouterTests
 
         public ResourceResponse Next { get; set; } = Answer;
 
-        public Task<ResourceResponse> ListAsync(IReadOnlyDictionary<string, string> query, CancellationToken cancellationToken) =>
+        public Task<ResourceResponse> ListAsync(DbSession session, IReadOnlyDictionary<string, string> query, CancellationToken cancellationToken) =>
             Record(new Call("List", Query: query));
 
-        public Task<ResourceResponse> CreateAsync(JsonElement body, CancellationToken cancellationToken) =>
+        public Task<ResourceResponse> CreateAsync(DbSession session, JsonElement body, CancellationToken cancellationToken) =>
             Record(new Call("Create", Body: body.GetRawText()));
 
-        public Task<ResourceResponse> GetAsync(long id, CancellationToken cancellationToken) =>
+        public Task<ResourceResponse> GetAsync(DbSession session, long id, CancellationToken cancellationToken) =>
             Record(new Call("Get", id));
 
-        public Task<ResourceResponse> UpdateAsync(long id, JsonElement body, bool partial, CancellationToken cancellationToken) =>
+        public Task<ResourceResponse> UpdateAsync(DbSession session, long id, JsonElement body, bool partial, CancellationToken cancellationToken) =>
             Record(new Call("Update", id, body.GetRawText(), partial));
 
-        public Task<ResourceResponse> DeleteAsync(long id, CancellationToken cancellationToken) =>
+        public Task<ResourceResponse> DeleteAsync(DbSession session, long id, CancellationToken cancellationToken) =>
             Record(new Call("Delete", id));
 
         private Task<ResourceResponse> Record(Call call)

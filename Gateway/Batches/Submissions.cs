@@ -1,0 +1,34 @@
+using Microsoft.AspNetCore.Mvc;
+using Orleans.Batch.Gateway.Hosting;
+using Orleans.Batch.Gateway.Http;
+using Orleans.Batch.Grains.Interfaces.Batches;
+
+namespace Orleans.Batch.Gateway.Batches;
+
+/// <summary>Batch ids, and the <c>Idempotency-Key</c> header that makes a submission return its first batch.</summary>
+internal static class Submissions
+{
+    public const string Header = "Idempotency-Key";
+
+    public static string NewBatchId() => Guid.CreateVersion7().ToString("N");
+
+    public static (string? Key, ProblemDetails? Problem) ReadKey(HttpRequest request, BatchApiOptions limits)
+    {
+        if (!request.Headers.TryGetValue(Header, out var values))
+        {
+            return (null, null);
+        }
+
+        var key = values.ToString();
+        return key.Length == 0 || key.Length > limits.MaxIdempotencyKeyLength || values.Count > 1
+            ? (null, ApiProblems.InvalidIdempotencyKey(limits.MaxIdempotencyKeyLength))
+            : (key, null);
+    }
+
+    /// <summary>Claims the request's key for <paramref name="batchId"/>; null when the request has no key.</summary>
+    public static async Task<SubmissionClaim?> ClaimAsync(
+        IClusterClient cluster, HttpRequest request, BatchApiOptions limits, string batchId, byte[] fingerprint) =>
+        ReadKey(request, limits).Key is { } key
+            ? await cluster.GetGrain<ISubmissionGrain>($"{request.Path}|{key}").ClaimAsync(batchId, fingerprint)
+            : null;
+}

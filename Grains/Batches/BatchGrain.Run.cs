@@ -1,0 +1,219 @@
+using Orleans.Batch.Grains.Interfaces.Batches;
+using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Resources;
+using Orleans.Runtime;
+
+namespace Orleans.Batch.Grains.Batches;
+
+public sealed partial class BatchGrain
+{
+    private readonly SemaphoreSlim _checkpointLock = new(1, 1);
+    private RunContext? _run;
+
+    /// <summary>Starts running the pending items in this activation, unless it already is.</summary>
+    private void StartRun()
+    {
+        if (_run is null)
+        {
+            _run = new RunContext();
+            _ = RunAsync(_run);
+        }
+    }
+
+    /// <summary>
+    /// A fixed pool of <see cref="BatchState.Concurrency"/> workers pulls pending items a page at a time, so at most
+    /// that many are in flight and memory holds one page; results are written a slice at a time with a checkpoint.
+    /// </summary>
+    private async Task RunAsync(RunContext run)
+    {
+        IGrainTimer? heartbeat = null;
+        try
+        {
+            await ReconcileAsync(CancellationToken.None);
+            await CheckpointAsync(run);
+            heartbeat = this.RegisterGrainTimer(
+                () => run.Abandoned ? Task.CompletedTask : CheckpointAsync(run),
+                new GrainTimerCreationOptions(options.Value.HeartbeatInterval, options.Value.HeartbeatInterval) { Interleave = true, KeepAlive = true });
+
+            var workers = new Task[Math.Max(1, Batch.Concurrency)];
+            for (var w = 0; w < workers.Length; w++)
+            {
+                workers[w] = WorkAsync(run);
+            }
+
+            await Task.WhenAll(workers);
+            await CheckpointAsync(run);
+            if (run.Abandoned)
+            {
+                return;
+            }
+
+            if (Batch.CancelRequested)
+            {
+                await EndCancelledAsync(CancellationToken.None);
+                return;
+            }
+
+            await ReconcileAsync(CancellationToken.None);
+            Batch.Status = BatchStatus.Completed;
+            Batch.ResumeAttempts = 0;
+            Batch.UpdatedAt = DateTimeOffset.UtcNow;
+            await state.WriteStateAsync();
+            await UnregisterResumeReminderAsync();
+            LogCompleted(BatchId, Batch.Total, Batch.Succeeded, Batch.Failed);
+            _ended?.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            run.Abandon();
+            LogRunFailed(BatchId, e);
+        }
+        finally
+        {
+            heartbeat?.Dispose();
+            if (ReferenceEquals(_run, run))
+            {
+                _run = null;
+            }
+        }
+    }
+
+    private async Task WorkAsync(RunContext run)
+    {
+        var executor = GrainFactory.GetGrain<IOperationGrain>(0);
+        while (!run.Abandoned && !Batch.CancelRequested && await NextAsync(run) is { } item)
+        {
+            var result = await ExecuteAsync(executor, item.Operation);
+            var outcome = result.Succeeded ? ItemOutcome.Succeeded : ItemOutcome.Failed;
+            run.Finished.Add(new FinishedItem(item.Seq, item.Prior, outcome, result));
+            if (run.Finished.Count >= options.Value.FlushSize)
+            {
+                await CheckpointAsync(run);
+            }
+        }
+    }
+
+    private async Task<PendingItem?> NextAsync(RunContext run)
+    {
+        while (true)
+        {
+            if (run.Queue.TryDequeue(out var item))
+            {
+                return item;
+            }
+
+            if (run.Exhausted || run.Abandoned)
+            {
+                return null;
+            }
+
+            await (run.Fetch ??= FetchAsync(run));
+        }
+    }
+
+    private async Task FetchAsync(RunContext run)
+    {
+        try
+        {
+            var page = await store.ReadPendingAsync(BatchId, run.After, options.Value.PageSize, CancellationToken.None);
+            foreach (var item in page)
+            {
+                run.Queue.Enqueue(item);
+            }
+
+            run.After = page.Count > 0 ? page[^1].Seq : run.After;
+            run.Exhausted = page.Count < options.Value.PageSize;
+        }
+        finally
+        {
+            run.Fetch = null;
+        }
+    }
+
+    private async Task<OperationResult> ExecuteAsync(IOperationGrain executor, OperationRequest operation)
+    {
+        try
+        {
+            return await executor.ExecuteAsync(operation);
+        }
+        catch (Exception e)
+        {
+            LogExecutionFailed(BatchId, operation.Id, e);
+            var problem = Problems.Unavailable("The operation could not be run to completion; retrying the batch runs it again, at most once in effect.");
+            return new OperationResult(operation.Id, problem.Status, problem.Body, null);
+        }
+    }
+
+    /// <summary>Writes the finished results, then the counts and heartbeat: stored results are never behind the checkpoint.</summary>
+    private async Task CheckpointAsync(RunContext run)
+    {
+        await _checkpointLock.WaitAsync();
+        try
+        {
+            if (run.Abandoned)
+            {
+                return;
+            }
+
+            var finished = run.Finished;
+            run.Finished = [];
+            if (finished.Count > 0)
+            {
+                await store.SaveResultsAsync(BatchId, finished, CancellationToken.None);
+                foreach (var item in finished)
+                {
+                    Count(item.Prior, -1);
+                    Count(item.Outcome, +1);
+                }
+
+                Batch.ResumeAttempts = 0;
+            }
+
+            Batch.HeartbeatAt = Batch.UpdatedAt = DateTimeOffset.UtcNow;
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            run.Abandon();
+            throw;
+        }
+        finally
+        {
+            _checkpointLock.Release();
+        }
+    }
+
+    private void Count(ItemOutcome outcome, int delta)
+    {
+        switch (outcome)
+        {
+            case ItemOutcome.Succeeded:
+                Batch.Succeeded += delta;
+                break;
+            case ItemOutcome.Failed:
+                Batch.Failed += delta;
+                break;
+            case ItemOutcome.Cancelled:
+                Batch.Cancelled += delta;
+                break;
+        }
+    }
+
+    /// <summary>One run of the batch in this activation; abandoned when it fails or a newer run replaces it.</summary>
+    private sealed class RunContext
+    {
+        public Queue<PendingItem> Queue { get; } = new();
+
+        public List<FinishedItem> Finished { get; set; } = [];
+
+        public Task? Fetch { get; set; }
+
+        public int After { get; set; } = -1;
+
+        public bool Exhausted { get; set; }
+
+        public bool Abandoned { get; private set; }
+
+        public void Abandon() => Abandoned = true;
+    }
+}

@@ -1,0 +1,29 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Orleans.Batch.Grains.Idempotency;
+
+public static class IdempotencyExtensions
+{
+    /// <summary>Idempotency records: their retention, validated at start-up, and the janitor that expires them.</summary>
+    public static IServiceCollection AddIdempotency(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<IdempotencyOptions>()
+            .Bind(configuration.GetSection(IdempotencyOptions.Section))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<IdempotencyOptions>, Validator>();
+        services.AddSingleton<IdempotencyJanitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<IdempotencyJanitor>());
+        return services;
+    }
+
+    private sealed class Validator : IValidateOptions<IdempotencyOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, IdempotencyOptions options)
+        {
+            var failures = options.Validate().ToList();
+            return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+        }
+    }
+}

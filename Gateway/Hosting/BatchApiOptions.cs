@@ -26,6 +26,12 @@ public sealed class BatchApiOptions
     /// <summary>CSV rows sent to the batch in one call while an import uploads (default 1,000).</summary>
     public int ImportSliceSize { get; set; } = 1000;
 
+    /// <summary>Largest CSV upload in bytes (default 1 GiB); more is a 413.</summary>
+    public long MaxImportBytes { get; set; } = 1L << 30;
+
+    /// <summary>Most data rows in one CSV import (default 5,000,000); more is a 413.</summary>
+    public int MaxImportRows { get; set; } = 5_000_000;
+
     /// <summary>Default page size of <c>GET /batch/{id}/results</c> (default 100).</summary>
     public int DefaultResultsPageSize { get; set; } = 100;
 

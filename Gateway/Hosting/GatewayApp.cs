@@ -28,6 +28,7 @@ public static class GatewayApp
         app.UseStatusCodePages();
         app.MapHealthEndpoints();
         app.MapBatchEndpoints();
+        app.MapImportEndpoints();
         app.MapResourceEndpoints();
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         return app;

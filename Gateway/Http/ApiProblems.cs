@@ -29,6 +29,13 @@ internal static class ApiProblems
         $"The batch did not finish within {timeout.TotalSeconds:0.#} s; it carries on. Follow statusUrl for its progress.",
         new() { ["batchId"] = batchId, ["statusUrl"] = $"/batch/{batchId}/status", ["resultsUrl"] = $"/batch/{batchId}/results" });
 
+    public static ProblemDetails InvalidCsv(long line, string detail) => Create(400, "invalid-csv", "The file is not a valid users CSV",
+        detail + " Nothing was imported.", new() { ["line"] = line });
+
+    public static ProblemDetails TooManyRows(int limit) => Create(413, "too-many-rows", "Too many rows",
+        $"The file has more than {limit} data rows. Nothing was imported.",
+        new() { ["limit"] = limit, ["hint"] = $"Split the file into files of at most {limit} rows." });
+
     public static ProblemDetails BatchConflict(string batchId, string detail) => Create(409, "batch-conflict", "Conflict",
         detail, new() { ["batchId"] = batchId });
 

@@ -107,27 +107,33 @@ public sealed partial class BatchGrain
                 return null;
             }
 
-            await (run.Fetch ??= FetchAsync(run));
+            // Concurrent workers share one fetch; it is cleared here, not inside FetchAsync, because a fetch that
+            // completes synchronously would otherwise be stored after clearing itself and be awaited forever.
+            var fetch = run.Fetch ??= FetchAsync(run);
+            try
+            {
+                await fetch;
+            }
+            finally
+            {
+                if (ReferenceEquals(run.Fetch, fetch))
+                {
+                    run.Fetch = null;
+                }
+            }
         }
     }
 
     private async Task FetchAsync(RunContext run)
     {
-        try
+        var page = await store.ReadPendingAsync(BatchId, run.After, options.Value.PageSize, CancellationToken.None);
+        foreach (var item in page)
         {
-            var page = await store.ReadPendingAsync(BatchId, run.After, options.Value.PageSize, CancellationToken.None);
-            foreach (var item in page)
-            {
-                run.Queue.Enqueue(item);
-            }
+            run.Queue.Enqueue(item);
+        }
 
-            run.After = page.Count > 0 ? page[^1].Seq : run.After;
-            run.Exhausted = page.Count < options.Value.PageSize;
-        }
-        finally
-        {
-            run.Fetch = null;
-        }
+        run.After = page.Count > 0 ? page[^1].Seq : run.After;
+        run.Exhausted = page.Count < options.Value.PageSize;
     }
 
     private async Task<OperationResult> ExecuteAsync(IOperationGrain executor, OperationRequest operation)

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 source scripts/lib.sh
 
-STATE="$REPO_ROOT/.run"
+STATE="${BATCH_RUN_STATE:-$REPO_ROOT/.run}"
 LOGS="$STATE/logs"
 PG_PORT="${BATCH_PG_PORT:-55432}"
 REDIS_PORT="${BATCH_REDIS_PORT:-56379}"
@@ -23,7 +23,9 @@ Usage: ./run.sh [--silos N] [--urls URLS]
 
 Starts PostgreSQL (port $PG_PORT), Redis (port $REDIS_PORT), N silos (default 1)
 and the gateway (default http://127.0.0.1:8080), then waits for Ctrl-C.
-State and logs live in .run/. Ports: BATCH_PG_PORT, BATCH_REDIS_PORT, ASPNETCORE_URLS.
+State and logs live in .run/ (BATCH_RUN_STATE). Ports: BATCH_PG_PORT, BATCH_REDIS_PORT,
+BATCH_SILO_PORT_BASE (silo i uses base+i), BATCH_GATEWAY_PORT_BASE, ASPNETCORE_URLS.
+BATCH_RUN_SKIP_BUILD=1 runs what is already built.
 USAGE
 }
 
@@ -62,8 +64,8 @@ start_app() {
 start_silo() {
   local i="$1"
   start_app "silo-$i" env \
-    Orleans__SiloPort=$((11110 + i)) \
-    Orleans__GatewayPort=$((30000 + i)) \
+    Orleans__SiloPort=$((${BATCH_SILO_PORT_BASE:-11110} + i)) \
+    Orleans__GatewayPort=$((${BATCH_GATEWAY_PORT_BASE:-30000} + i)) \
     DOTNET_ENVIRONMENT=Production \
     dotnet "$SILO_DLL"
 }
@@ -148,7 +150,7 @@ main() {
   create_database "$PG_PORT" "$DB"
   apply_schema "$PG_PORT" "$DB"
 
-  build_solution
+  if [[ "${BATCH_RUN_SKIP_BUILD:-}" == 1 ]]; then log "skipping the build (BATCH_RUN_SKIP_BUILD=1)"; else build_solution; fi
   [[ -f "$SILO_DLL" && -f "$GATEWAY_DLL" ]] || die "build output missing: $SILO_DLL / $GATEWAY_DLL"
 
   export_app_config

@@ -21,13 +21,3 @@ public sealed class SubmissionGrain(
         return new SubmissionClaim(proposedBatchId, IsNew: true, SameRequest: true);
     }
 }
-
-[GenerateSerializer, Alias("Orleans.Batch.SubmissionState")]
-public sealed class SubmissionState
-{
-    [Id(0)] public string BatchId { get; set; } = "";
-
-    [Id(1)] public byte[] Fingerprint { get; set; } = [];
-
-    [Id(2)] public DateTimeOffset ClaimedAt { get; set; }
-}

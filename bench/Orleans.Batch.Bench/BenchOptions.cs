@@ -1,0 +1,37 @@
+using System.Globalization;
+
+namespace Orleans.Batch.Bench;
+
+/// <summary>What to measure and against what; every value has a default matching ./run.sh.</summary>
+internal sealed record BenchOptions(
+    Uri Url,
+    string Postgres,
+    string RunState,
+    int ImportRows,
+    int SingleRequests,
+    int SingleConnections,
+    int SyncBatches,
+    int LargeImportRows,
+    string? Markdown)
+{
+    public static BenchOptions Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            values[args[i].TrimStart('-')] = args[i + 1];
+        }
+
+        int Int(string name, int fallback) => values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+        return new BenchOptions(
+            new Uri(values.GetValueOrDefault("url", "http://127.0.0.1:8080")),
+            values.GetValueOrDefault("postgres", "Host=127.0.0.1;Port=55432;Username=postgres;Database=orleans_batch"),
+            values.GetValueOrDefault("state", ".run"),
+            Int("import-rows", 100_000),
+            Int("single-requests", 20_000),
+            Int("single-connections", 32),
+            Int("sync-batches", 200),
+            Int("large-import-rows", 1_000_000),
+            values.GetValueOrDefault("markdown"));
+    }
+}

@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Npgsql;
+
+namespace Orleans.Batch.Bench;
+
+/// <summary>The measurements docs/PERFORMANCE.md reports, run one after another against the same PostgreSQL.</summary>
+internal sealed class Benchmarks(BenchOptions options)
+{
+    private readonly HttpClient _http = new() { BaseAddress = options.Url, Timeout = TimeSpan.FromHours(1) };
+    private readonly StringBuilder _report = new();
+
+    public async Task<string> RunAllAsync()
+    {
+        _report.AppendLine(CultureInfo.InvariantCulture, $"Run at {DateTime.UtcNow:u} on {Environment.ProcessorCount} cores, {Memory()}, against {options.Url}.");
+        _report.AppendLine();
+        _report.AppendLine("| measurement | result |");
+        _report.AppendLine("|---|---|");
+        var import = await ImportAsync(options.ImportRows, "import");
+        Row($"CSV import of {options.ImportRows:N0} users through the service (submit to completed)", $"{import:N0} rows/s");
+        var copy = await CopyFloorAsync(options.ImportRows);
+        Row($"COPY of the same {options.ImportRows:N0} rows straight into users (the floor)", $"{copy:N0} rows/s");
+        var single = await SingleRequestsAsync(options.SingleRequests, options.SingleConnections);
+        Row($"{options.SingleRequests:N0} single POST /users over {options.SingleConnections} connections", $"{single:N0} rows/s");
+        var (p50, p99) = await SyncLatencyAsync(options.SyncBatches);
+        Row($"sync batch of 100 POST /users, {options.SyncBatches} runs", $"p50 {p50:N0} ms, p99 {p99:N0} ms");
+        Row("import / COPY", $"{import / copy:P0}");
+        Row("import / single requests", $"{import / single:N1}x");
+        if (options.LargeImportRows > 0)
+        {
+            using var sampler = new RssSampler(options.RunState);
+            var large = await ImportAsync(options.LargeImportRows, "large");
+            Row($"CSV import of {options.LargeImportRows:N0} users", $"{large:N0} rows/s");
+            foreach (var (process, peak) in sampler.Peaks())
+            {
+                Row($"peak RSS of {process} during it", $"{peak / (1024 * 1024):N0} MiB");
+            }
+        }
+
+        return _report.ToString();
+    }
+
+    private async Task<double> ImportAsync(int rows, string what)
+    {
+        var path = Csv.Write(rows, Csv.Tag(what));
+        var clock = Stopwatch.StartNew();
+        await using var file = File.OpenRead(path);
+        using var content = new StreamContent(file, 1 << 16);
+        content.Headers.ContentType = new MediaTypeHeaderValue("text/csv");
+        using var response = await _http.PostAsync("/batch/users/import", content);
+        var accepted = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"The import answered {(int)response.StatusCode}: {accepted}");
+        }
+
+        var statusUrl = accepted.GetProperty("statusUrl").GetString()!;
+        while (true)
+        {
+            var status = JsonDocument.Parse(await _http.GetStringAsync(statusUrl)).RootElement;
+            var state = status.GetProperty("status").GetString();
+            if (state is "completed" or "failed" or "cancelled")
+            {
+                var succeeded = status.GetProperty("succeeded").GetInt32();
+                if (state != "completed" || succeeded != rows)
+                {
+                    throw new InvalidOperationException($"The import ended {state} with {succeeded} of {rows} rows: {status}");
+                }
+
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        File.Delete(path);
+        return rows / clock.Elapsed.TotalSeconds;
+    }
+
+    private async Task<double> CopyFloorAsync(int rows)
+    {
+        var tag = Csv.Tag("copy");
+        await using var connection = new NpgsqlConnection(options.Postgres);
+        await connection.OpenAsync();
+        var clock = Stopwatch.StartNew();
+        await using (var writer = await connection.BeginTextImportAsync("COPY users (email, name) FROM STDIN (FORMAT csv)"))
+        {
+            for (var i = 1; i <= rows; i++)
+            {
+                await writer.WriteAsync($"{tag}-{i}@bench.example.com,Bench User {i}\n");
+            }
+        }
+
+        return rows / clock.Elapsed.TotalSeconds;
+    }
+
+    private async Task<double> SingleRequestsAsync(int requests, int connections)
+    {
+        var tag = Csv.Tag("single");
+        var next = 0;
+        var clock = Stopwatch.StartNew();
+        var workers = Enumerable.Range(0, connections).Select(async _ =>
+        {
+            using var http = new HttpClient { BaseAddress = options.Url };
+            int i;
+            while ((i = Interlocked.Increment(ref next)) <= requests)
+            {
+                using var body = new StringContent($"{{\"email\":\"{tag}-{i}@bench.example.com\",\"name\":\"Bench User {i}\"}}", Encoding.UTF8, "application/json");
+                using var response = await http.PostAsync("/users", body);
+                if ((int)response.StatusCode != 201)
+                {
+                    throw new InvalidOperationException($"POST /users answered {(int)response.StatusCode}");
+                }
+            }
+        });
+        await Task.WhenAll(workers);
+        return requests / clock.Elapsed.TotalSeconds;
+    }
+
+    private async Task<(double P50, double P99)> SyncLatencyAsync(int runs)
+    {
+        var tag = Csv.Tag("sync");
+        var latencies = new List<double>(runs);
+        for (var run = 0; run < runs; run++)
+        {
+            var operations = Enumerable.Range(0, 100).Select(i => new
+            {
+                id = $"op{i}",
+                method = "POST",
+                path = "/users",
+                body = new { email = $"{tag}-{run}-{i}@bench.example.com", name = "Bench User" },
+            });
+            using var body = new StringContent(JsonSerializer.Serialize(new { mode = "sync", operations }), Encoding.UTF8, "application/json");
+            var clock = Stopwatch.StartNew();
+            using var response = await _http.PostAsync("/batch", body);
+            await response.Content.ReadAsByteArrayAsync();
+            latencies.Add(clock.Elapsed.TotalMilliseconds);
+            if ((int)response.StatusCode != 200)
+            {
+                throw new InvalidOperationException($"The sync batch answered {(int)response.StatusCode}");
+            }
+        }
+
+        latencies.Sort();
+        return (latencies[(int)(latencies.Count * 0.50)], latencies[Math.Min(latencies.Count - 1, (int)(latencies.Count * 0.99))]);
+    }
+
+    private void Row(string what, string result) => _report.AppendLine(CultureInfo.InvariantCulture, $"| {what} | {result} |");
+
+    private static string Memory()
+    {
+        var total = File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
+        var kib = long.Parse(total.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+        return $"{kib / (1024 * 1024)} GiB";
+    }
+}

@@ -1,0 +1,11 @@
+using Orleans.Batch.Bench;
+
+var options = BenchOptions.Parse(args);
+var bench = new Benchmarks(options);
+var report = await bench.RunAllAsync();
+Console.WriteLine(report);
+if (options.Markdown is { } path)
+{
+    await File.WriteAllTextAsync(path, report);
+    Console.WriteLine($"written to {path}");
+}

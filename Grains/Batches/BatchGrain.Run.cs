@@ -38,7 +38,7 @@ public sealed partial class BatchGrain
             var workers = new Task[Math.Max(1, Batch.Concurrency)];
             for (var w = 0; w < workers.Length; w++)
             {
-                workers[w] = WorkAsync(run);
+                workers[w] = WorkAsync(run, w);
             }
 
             await Task.WhenAll(workers);
@@ -78,19 +78,43 @@ public sealed partial class BatchGrain
         }
     }
 
-    private async Task WorkAsync(RunContext run)
+    private async Task WorkAsync(RunContext run, int worker)
     {
-        var executor = GrainFactory.GetGrain<IOperationGrain>(0);
-        while (!run.Abandoned && !Batch.CancelRequested && await NextAsync(run) is { } item)
+        var single = GrainFactory.GetGrain<IOperationGrain>(0);
+        var chunks = GrainFactory.GetGrain<IChunkGrain>(worker);
+        while (!run.Abandoned && !Batch.CancelRequested && await NextAsync(run) is { } first)
         {
-            var result = await ExecuteAsync(executor, item.Operation);
-            var outcome = result.Succeeded ? ItemOutcome.Succeeded : ItemOutcome.Failed;
-            run.Finished.Add(new FinishedItem(item.Seq, item.Prior, outcome, result));
+            var chunk = TakeChunk(run, first);
+            var results = chunk.Count == 1 ? [await ExecuteAsync(single, first.Operation)] : await ExecuteAsync(chunks, chunk);
+            for (var i = 0; i < chunk.Count; i++)
+            {
+                var outcome = results[i].Succeeded ? ItemOutcome.Succeeded : ItemOutcome.Failed;
+                run.Finished.Add(new FinishedItem(chunk[i].Seq, chunk[i].Prior, outcome, results[i]));
+            }
+
             if (run.Finished.Count >= options.Value.FlushSize)
             {
                 await CheckpointAsync(run);
             }
         }
+    }
+
+    /// <summary>The item and the fetched items right after it that create the same resource, up to the chunk size.</summary>
+    private List<PendingItem> TakeChunk(RunContext run, PendingItem first)
+    {
+        var chunk = new List<PendingItem> { first };
+        if (first.Operation.Method != "POST")
+        {
+            return chunk;
+        }
+
+        while (chunk.Count < options.Value.ChunkSize && run.Queue.TryPeek(out var next)
+            && next.Operation.Method == "POST" && next.Operation.Path == first.Operation.Path)
+        {
+            chunk.Add(run.Queue.Dequeue());
+        }
+
+        return chunk;
     }
 
     private async Task<PendingItem?> NextAsync(RunContext run)
@@ -134,6 +158,20 @@ public sealed partial class BatchGrain
 
         run.After = page.Count > 0 ? page[^1].Seq : run.After;
         run.Exhausted = page.Count < options.Value.PageSize;
+    }
+
+    private async Task<IReadOnlyList<OperationResult>> ExecuteAsync(IChunkGrain executor, List<PendingItem> chunk)
+    {
+        try
+        {
+            return await executor.ExecuteAsync([.. chunk.Select(item => item.Operation)]);
+        }
+        catch (Exception e)
+        {
+            LogExecutionFailed(BatchId, chunk[0].Operation.Id, e);
+            var problem = Problems.Unavailable("The operation could not be run to completion; retrying the batch runs it again, at most once in effect.");
+            return [.. chunk.Select(item => new OperationResult(item.Operation.Id, problem.Status, problem.Body, null))];
+        }
     }
 
     private async Task<OperationResult> ExecuteAsync(IOperationGrain executor, OperationRequest operation)

@@ -17,6 +17,12 @@ public sealed class BatchOptions
     /// <summary>Pending items read from the database at a time (default 1,000).</summary>
     public int PageSize { get; set; } = 1000;
 
+    /// <summary>
+    /// Consecutive creates of one resource sent as one chunk, run as one set-based statement on a silo picked at
+    /// random; 1 runs every item on its own (default 1). With chunks, the batch's concurrency counts chunks.
+    /// </summary>
+    public int ChunkSize { get; set; } = 1;
+
     /// <summary>Finished items whose results are written in one statement, with a checkpoint (default 500).</summary>
     public int FlushSize { get; set; } = 500;
 
@@ -44,6 +50,11 @@ public sealed class BatchOptions
         if (DefaultConcurrency < 1 || DefaultConcurrency > MaxConcurrency)
         {
             yield return $"Batch:DefaultConcurrency must be from 1 to Batch:MaxConcurrency ({MaxConcurrency}); got {DefaultConcurrency}.";
+        }
+
+        if (ChunkSize is < 1 or > 10_000)
+        {
+            yield return $"Batch:ChunkSize must be from 1 to 10,000; got {ChunkSize}.";
         }
 
         if (PageSize is < 1 or > 100_000 || FlushSize is < 1 or > 100_000)

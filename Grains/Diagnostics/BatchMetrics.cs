@@ -20,16 +20,19 @@ public sealed class BatchMetrics
     }
 
     /// <summary>Counts one operation as in flight until the returned scope is disposed.</summary>
-    public InFlightScope StartOperation()
+    public InFlightScope StartOperation() => StartOperations(1);
+
+    /// <summary>Counts <paramref name="count"/> operations as in flight until the returned scope is disposed.</summary>
+    public InFlightScope StartOperations(int count)
     {
-        _inFlight.Add(1);
-        return new InFlightScope(_inFlight);
+        _inFlight.Add(count);
+        return new InFlightScope(_inFlight, count);
     }
 
     public void OperationCompleted(int status) => _completed.Add(1, new KeyValuePair<string, object?>("http.response.status_code", status));
 
-    public readonly struct InFlightScope(UpDownCounter<long> counter) : IDisposable
+    public readonly struct InFlightScope(UpDownCounter<long> counter, int count) : IDisposable
     {
-        public void Dispose() => counter.Add(-1);
+        public void Dispose() => counter.Add(-count);
     }
 }

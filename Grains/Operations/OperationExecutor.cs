@@ -8,13 +8,13 @@ using Orleans.Batch.Grains.Resources;
 namespace Orleans.Batch.Grains.Operations;
 
 /// <summary>
-/// Runs one routed operation under the silo's database gate. A write with an idempotency key runs in one
+/// Runs routed operations under the silo's database gate. A write with an idempotency key runs in one
 /// transaction with its idempotency record, so its effect and the record commit together or not at all:
 /// a key whose effect committed answers its stored result without running again; a key whose first run is still
 /// in its transaction answers 409; the same key with another method, path or body answers 422. Failures store
 /// nothing, so they run again when retried.
 /// </summary>
-public sealed class OperationExecutor(
+public sealed partial class OperationExecutor(
     ResourceRouter router, NpgsqlDataSource dataSource, DatabaseGate gate, IOptions<IdempotencyOptions> options)
 {
     private const string ClaimSql = """
@@ -26,7 +26,8 @@ public sealed class OperationExecutor(
 
     private const string RecordSql = """
         INSERT INTO idempotency_records (key, fingerprint, status, result, location, expires_at)
-        VALUES (@Key, @Fingerprint, @Status, @Result, @Location, now() + @Retention)
+        SELECT key, fingerprint, status, result, location, now() + @Retention
+        FROM unnest(@Keys, @Fingerprints, @Statuses, @Results, @Locations) AS r(key, fingerprint, status, result, location)
         ON CONFLICT (key) DO UPDATE
         SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, result = EXCLUDED.result,
             location = EXCLUDED.location, created_at = now(), expires_at = EXCLUDED.expires_at
@@ -37,17 +38,9 @@ public sealed class OperationExecutor(
         string method, string path, string? body, string? idempotencyKey, CancellationToken cancellationToken)
     {
         var routed = router.Route(method, path, body);
-        if (routed.Immediate is { } answer)
+        if (Precheck(routed, idempotencyKey) is { } answer)
         {
             return answer;
-        }
-
-        if (idempotencyKey is not null && idempotencyKey.Length > options.Value.MaxKeyLength)
-        {
-            return Problems.Validation(new Dictionary<string, string[]>
-            {
-                ["idempotencyKey"] = [$"Must be at most {options.Value.MaxKeyLength} characters; got {idempotencyKey.Length}."],
-            });
         }
 
         using var slot = await gate.EnterAsync(cancellationToken);
@@ -58,40 +51,69 @@ public sealed class OperationExecutor(
         }
 
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var session = new DbSession(connection, transaction);
-        var fingerprint = Fingerprint.Of(method, path, body);
-        var claim = await connection.QuerySingleAsync<Claim>(session.Command(ClaimSql, new { Key = idempotencyKey }, cancellationToken));
+        var (response, keep) = await RunKeyedAsync(
+            new DbSession(connection, transaction), routed, idempotencyKey, Fingerprint.Of(method, path, body), cancellationToken);
+        if (keep)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+        else
+        {
+            await transaction.RollbackAsync(cancellationToken);
+        }
+
+        return response;
+    }
+
+    /// <summary>An answer known before touching the database: a routing answer or an over-long key.</summary>
+    private ResourceResponse? Precheck(RoutedOperation routed, string? idempotencyKey) =>
+        routed.Immediate ?? (idempotencyKey is not null && idempotencyKey.Length > options.Value.MaxKeyLength
+            ? Problems.Validation(new Dictionary<string, string[]>
+            {
+                ["idempotencyKey"] = [$"Must be at most {options.Value.MaxKeyLength} characters; got {idempotencyKey.Length}."],
+            })
+            : null);
+
+    /// <summary>
+    /// Runs one keyed write inside the caller's transaction. <c>Keep</c> says whether its effect and record are
+    /// to be committed; otherwise the caller rolls back (the transaction, or the item's savepoint).
+    /// </summary>
+    private async Task<(ResourceResponse Response, bool Keep)> RunKeyedAsync(
+        DbSession session, RoutedOperation routed, string key, byte[] fingerprint, CancellationToken cancellationToken)
+    {
+        var claim = await session.Connection.QuerySingleAsync<Claim>(session.Command(ClaimSql, new { Key = key }, cancellationToken));
         if (!claim.Locked)
         {
-            return Problems.KeyInFlight(idempotencyKey);
+            return (Problems.KeyInFlight(key), false);
         }
 
         if (claim.Fingerprint is not null)
         {
-            return claim.Fingerprint.AsSpan().SequenceEqual(fingerprint)
+            return (claim.Fingerprint.AsSpan().SequenceEqual(fingerprint)
                 ? new ResourceResponse(claim.Status!.Value, claim.Result, claim.Location)
-                : Problems.KeyReused(idempotencyKey);
+                : Problems.KeyReused(key), false);
         }
 
         var response = await routed.Run!(session, cancellationToken);
         if (response.Status is < 200 or >= 300)
         {
-            await transaction.RollbackAsync(cancellationToken);
-            return response;
+            return (response, false);
         }
 
-        await connection.ExecuteAsync(session.Command(RecordSql, new
+        await RecordAsync(session, [(key, fingerprint, response)], cancellationToken);
+        return (response, true);
+    }
+
+    private Task RecordAsync(DbSession session, IReadOnlyList<(string Key, byte[] Fingerprint, ResourceResponse Response)> records, CancellationToken cancellationToken) =>
+        session.Connection.ExecuteAsync(session.Command(RecordSql, new
         {
-            Key = idempotencyKey,
-            Fingerprint = fingerprint,
-            Status = (short)response.Status,
-            Result = response.Body,
-            response.Location,
+            Keys = records.Select(r => r.Key).ToArray(),
+            Fingerprints = records.Select(r => r.Fingerprint).ToArray(),
+            Statuses = records.Select(r => (short)r.Response.Status).ToArray(),
+            Results = records.Select(r => r.Response.Body).ToArray(),
+            Locations = records.Select(r => r.Response.Location).ToArray(),
             options.Value.Retention,
         }, cancellationToken));
-        await transaction.CommitAsync(cancellationToken);
-        return response;
-    }
 
     private sealed record Claim(bool Locked, byte[]? Fingerprint, short? Status, string? Result, string? Location);
 }

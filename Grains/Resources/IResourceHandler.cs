@@ -13,6 +13,13 @@ public interface IResourceHandler
 
     Task<ResourceResponse> CreateAsync(DbSession session, JsonElement body, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Creates many in one set-based statement, answering each body exactly as <see cref="CreateAsync"/> would
+    /// (201, 400, or 409 for a unique conflict, with the database or an earlier body of the same call);
+    /// null when this resource has no set-based create.
+    /// </summary>
+    Task<IReadOnlyList<ResourceResponse>?> CreateManyAsync(DbSession session, IReadOnlyList<JsonElement> bodies, CancellationToken cancellationToken);
+
     Task<ResourceResponse> GetAsync(DbSession session, long id, CancellationToken cancellationToken);
 
     Task<ResourceResponse> UpdateAsync(DbSession session, long id, JsonElement body, bool partial, CancellationToken cancellationToken);

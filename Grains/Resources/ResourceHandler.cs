@@ -39,6 +39,9 @@ public abstract class ResourceHandler<TEntity, TFields> : IResourceHandler
     /// <summary>Query parameters that filter a listing, each with its SQL condition on the parameter of the same name.</summary>
     protected virtual IReadOnlyList<ListFilter> Filters => [];
 
+    /// <summary>The set-based create of this resource, or null when it has none.</summary>
+    protected virtual BulkInsert? Bulk => null;
+
     protected abstract TFields ReadFields(FieldReader fields, bool creating);
 
     protected abstract long IdOf(TEntity entity);
@@ -62,6 +65,49 @@ public abstract class ResourceHandler<TEntity, TFields> : IResourceHandler
         {
             return problem;
         }
+    }
+
+    public async Task<IReadOnlyList<ResourceResponse>?> CreateManyAsync(
+        DbSession session, IReadOnlyList<JsonElement> bodies, CancellationToken cancellationToken)
+    {
+        if (Bulk is not { } bulk)
+        {
+            return null;
+        }
+
+        var responses = new ResourceResponse[bodies.Count];
+        var valid = new List<(int Ord, TFields Fields)>(bodies.Count);
+        for (var i = 0; i < bodies.Count; i++)
+        {
+            var reader = new FieldReader(bodies[i], partial: false);
+            var fields = ReadFields(reader, creating: true);
+            if (reader.IsValid)
+            {
+                valid.Add((i, fields));
+            }
+            else
+            {
+                responses[i] = Problems.Validation(reader.Errors);
+            }
+        }
+
+        if (valid.Count > 0)
+        {
+            var created = await session.Connection.QueryAsync<int, TEntity, (int Ord, TEntity Entity)>(
+                session.Command(bulk.Sql, bulk.Parameters(valid), cancellationToken), (ord, entity) => (ord, entity), splitOn: "id").ConfigureAwait(false);
+            foreach (var (ord, entity) in created)
+            {
+                responses[ord] = new ResourceResponse(201, ResourceJson.Serialize(entity), $"/{Collection}/{IdOf(entity)}");
+            }
+
+            var (field, message) = Constraints[bulk.UniqueConstraint];
+            foreach (var (ord, _) in valid)
+            {
+                responses[ord] ??= Problems.Conflict(field, message);
+            }
+        }
+
+        return responses;
     }
 
     public async Task<ResourceResponse> GetAsync(DbSession session, long id, CancellationToken cancellationToken)
@@ -189,6 +235,17 @@ public abstract class ResourceHandler<TEntity, TFields> : IResourceHandler
 public sealed record ResourcePage<TEntity>(
     IReadOnlyList<TEntity> Items,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] long? NextAfter);
+
+/// <summary>
+/// A set-based create: <paramref name="Sql"/> inserts every given row it can, skipping those that violate
+/// <paramref name="UniqueConstraint"/>, and returns <c>ord</c> (the row's position in the call) followed by the
+/// entity's columns, starting with <c>id</c>, for each row it inserted.
+/// </summary>
+public sealed record BulkInsert(string Sql, Func<IReadOnlyList<(int Ord, object Fields)>, object> Build, string UniqueConstraint)
+{
+    public object Parameters<TFields>(IReadOnlyList<(int Ord, TFields Fields)> rows)
+        where TFields : class => Build([.. rows.Select(r => (r.Ord, (object)r.Fields))]);
+}
 
 /// <summary>A listing filter: the query parameter, its SQL condition and how to parse it (null when invalid).</summary>
 public sealed record ListFilter(string Name, string Condition, Func<string, object?> Parse, string Hint)

@@ -37,7 +37,7 @@ public sealed class ResourceRouter
             return method switch
             {
                 "GET" => RoutedOperation.Read((s, ct) => handler.ListAsync(s, query, ct)),
-                "POST" => WithBody(body, b => (s, ct) => handler.CreateAsync(s, b, ct)),
+                "POST" => WithBody(body, b => (s, ct) => handler.CreateAsync(s, b, ct), creates: handler),
                 _ => RoutedOperation.Answer(Problems.MethodNotAllowed(method, route, CollectionMethods)),
             };
         }
@@ -64,7 +64,8 @@ public sealed class ResourceRouter
         return routed.Immediate is { } answer ? Task.FromResult(answer) : routed.Run!(session, cancellationToken);
     }
 
-    private static RoutedOperation WithBody(string? body, Func<JsonElement, Func<DbSession, CancellationToken, Task<ResourceResponse>>> handle)
+    private static RoutedOperation WithBody(
+        string? body, Func<JsonElement, Func<DbSession, CancellationToken, Task<ResourceResponse>>> handle, IResourceHandler? creates = null)
     {
         if (string.IsNullOrWhiteSpace(body))
         {
@@ -88,7 +89,7 @@ public sealed class ResourceRouter
                 Problems.MalformedBody($"The body must be a JSON object, not {root.ValueKind.ToString().ToLowerInvariant()}."));
         }
 
-        return RoutedOperation.Write(handle(root));
+        return RoutedOperation.Write(handle(root)) with { Creates = creates is null ? null : (creates, root) };
     }
 
     private static (string Route, IReadOnlyDictionary<string, string> Query) SplitQuery(string path)

@@ -3,10 +3,12 @@ using Orleans.Batch.Grains.Database;
 namespace Orleans.Batch.Grains.Resources;
 
 /// <summary>A routed operation: an answer known without the database, or the handler call to run.</summary>
+/// <param name="Creates">For a create, the handler and the body, so consecutive creates can run as one statement.</param>
 public sealed record RoutedOperation(
     ResourceResponse? Immediate,
     Func<DbSession, CancellationToken, Task<ResourceResponse>>? Run,
-    bool Mutates)
+    bool Mutates,
+    (IResourceHandler Handler, System.Text.Json.JsonElement Body)? Creates = null)
 {
     public static RoutedOperation Answer(ResourceResponse response) => new(response, null, false);
 

@@ -31,6 +31,26 @@ public sealed class ProductHandler
 
     protected override IReadOnlyList<ListFilter> Filters { get; } = [ListFilter.Text("sku", "sku = @sku")];
 
+    protected override BulkInsert Bulk { get; } = new(
+        $"""
+        WITH input AS (SELECT * FROM unnest(@Ords, @Skus, @Names, @Prices) AS t(ord, sku, name, price)),
+        ins AS (
+            INSERT INTO products (sku, name, price) SELECT sku, name, price FROM input ORDER BY ord
+            ON CONFLICT (sku) DO NOTHING
+            RETURNING {Select})
+        SELECT DISTINCT ON (ins.sku) i.ord, ins.*
+        FROM ins JOIN input i ON i.sku = ins.sku
+        ORDER BY ins.sku, i.ord
+        """,
+        rows => new
+        {
+            Ords = rows.Select(r => r.Ord).ToArray(),
+            Skus = rows.Select(r => ((ProductFields)r.Fields).Sku).ToArray(),
+            Names = rows.Select(r => ((ProductFields)r.Fields).Name).ToArray(),
+            Prices = rows.Select(r => ((ProductFields)r.Fields).Price!.Value).ToArray(),
+        },
+        "ux_products_sku");
+
     protected override ProductFields ReadFields(FieldReader fields, bool creating) => new(
         fields.String("sku", MaxSkuLength),
         fields.String("name", MaxNameLength),

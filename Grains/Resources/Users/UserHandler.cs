@@ -26,6 +26,25 @@ public sealed class UserHandler
             ["ux_users_email"] = ("email", "A user with this email already exists."),
         };
 
+    protected override BulkInsert Bulk { get; } = new(
+        $"""
+        WITH input AS (SELECT * FROM unnest(@Ords, @Emails, @Names) AS t(ord, email, name)),
+        ins AS (
+            INSERT INTO users (email, name) SELECT email, name FROM input ORDER BY ord
+            ON CONFLICT ((lower(email))) DO NOTHING
+            RETURNING {Select})
+        SELECT DISTINCT ON (lower(ins.email)) i.ord, ins.*
+        FROM ins JOIN input i ON lower(i.email) = lower(ins.email)
+        ORDER BY lower(ins.email), i.ord
+        """,
+        rows => new
+        {
+            Ords = rows.Select(r => r.Ord).ToArray(),
+            Emails = rows.Select(r => ((UserFields)r.Fields).Email).ToArray(),
+            Names = rows.Select(r => ((UserFields)r.Fields).Name).ToArray(),
+        },
+        "ux_users_email");
+
     protected override IReadOnlyList<ListFilter> Filters { get; } =
         [ListFilter.Text("email", "lower(email) = lower(@email)")];
 

@@ -395,6 +395,9 @@ public sealed class ResourceRouterTests
         public Task<ResourceResponse> CreateAsync(DbSession session, JsonElement body, CancellationToken cancellationToken) =>
             Record(new Call("Create", Body: body.GetRawText()));
 
+        public Task<IReadOnlyList<ResourceResponse>?> CreateManyAsync(DbSession session, IReadOnlyList<JsonElement> bodies, CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<ResourceResponse>?>(null);
+
         public Task<ResourceResponse> GetAsync(DbSession session, long id, CancellationToken cancellationToken) =>
             Record(new Call("Get", id));
 

@@ -1,0 +1,193 @@
+using Dapper;
+using Npgsql;
+using Orleans.Batch.Grains.Database;
+using Orleans.Batch.Grains.Idempotency;
+using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Resources;
+
+namespace Orleans.Batch.Grains.Operations;
+
+public sealed partial class OperationExecutor
+{
+    /// <summary>Savepoints per transaction; more would overflow PostgreSQL's per-backend subtransaction cache.</summary>
+    private const int SavepointsPerTransaction = 64;
+
+    private const string ClaimManySql = """
+        SELECT k.ord AS Ord, pg_try_advisory_xact_lock(hashtextextended(k.key, 0)) AS Locked,
+               r.fingerprint AS Fingerprint, r.status AS Status, r.result AS Result, r.location AS Location
+        FROM unnest(@Ords, @Keys) AS k(ord, key)
+        LEFT JOIN idempotency_records r ON r.key = k.key AND r.expires_at > now()
+        """;
+
+    /// <summary>
+    /// Runs a chunk of operations on one connection, answering each exactly as <see cref="ExecuteAsync"/> would.
+    /// Creates of one resource run as one set-based statement, in one transaction with their idempotency records;
+    /// everything else, and any set whose statement fails as a whole, runs one by one with a savepoint each, so
+    /// no item fails its neighbours.
+    /// </summary>
+    public async Task<IReadOnlyList<ResourceResponse>> ExecuteManyAsync(IReadOnlyList<OperationRequest> operations, CancellationToken cancellationToken)
+    {
+        var responses = new ResourceResponse?[operations.Count];
+        var routed = new RoutedOperation[operations.Count];
+        for (var i = 0; i < operations.Count; i++)
+        {
+            routed[i] = router.Route(operations[i].Method, operations[i].Path, operations[i].Body);
+            responses[i] = Precheck(routed[i], operations[i].IdempotencyKey);
+        }
+
+        if (Array.TrueForAll(responses, r => r is not null))
+        {
+            return responses!;
+        }
+
+        using var slot = await gate.EnterAsync(cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // A key repeated in the chunk runs after its first use, one by one, to answer as it would in sequence.
+        var firstUses = new HashSet<string>(StringComparer.Ordinal);
+        var creates = Enumerable.Range(0, operations.Count)
+            .Where(i => responses[i] is null && routed[i].Creates is not null
+                && (operations[i].IdempotencyKey is not { } key || firstUses.Add(key)))
+            .ToList()
+            .GroupBy(i => routed[i].Creates!.Value.Handler);
+        foreach (var group in creates)
+        {
+            await TryCreateManyAsync(connection, group.Key, [.. group], operations, routed, responses, cancellationToken);
+        }
+
+        var rest = Enumerable.Range(0, operations.Count).Where(i => responses[i] is null).ToList();
+        foreach (var slice in rest.Chunk(SavepointsPerTransaction))
+        {
+            await RunWithSavepointsAsync(connection, slice, operations, routed, responses, cancellationToken);
+        }
+
+        return responses!;
+    }
+
+    private async Task TryCreateManyAsync(
+        NpgsqlConnection connection, IResourceHandler handler, IReadOnlyList<int> indices, IReadOnlyList<OperationRequest> operations,
+        RoutedOperation[] routed, ResourceResponse?[] responses, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var session = new DbSession(connection, transaction);
+        var answers = new Dictionary<int, ResourceResponse>();
+        try
+        {
+            var keyed = indices.Where(i => operations[i].IdempotencyKey is not null).ToArray();
+            var claims = keyed.Length == 0
+                ? []
+                : (await connection.QueryAsync<ManyClaim>(session.Command(
+                    ClaimManySql, new { Ords = keyed, Keys = keyed.Select(i => operations[i].IdempotencyKey!).ToArray() }, cancellationToken)))
+                    .ToDictionary(c => c.Ord);
+            var toCreate = new List<int>(indices.Count);
+            foreach (var i in indices)
+            {
+                if (!claims.TryGetValue(i, out var claim))
+                {
+                    toCreate.Add(i);
+                }
+                else if (!claim.Locked)
+                {
+                    answers[i] = Problems.KeyInFlight(operations[i].IdempotencyKey!);
+                }
+                else if (claim.Fingerprint is not null)
+                {
+                    answers[i] = claim.Fingerprint.AsSpan().SequenceEqual(FingerprintOf(operations[i]))
+                        ? new ResourceResponse(claim.Status!.Value, claim.Result, claim.Location)
+                        : Problems.KeyReused(operations[i].IdempotencyKey!);
+                }
+                else
+                {
+                    toCreate.Add(i);
+                }
+            }
+
+            if (toCreate.Count > 0)
+            {
+                var created = await handler.CreateManyAsync(session, [.. toCreate.Select(i => routed[i].Creates!.Value.Body)], cancellationToken);
+                if (created is null)
+                {
+                    await transaction.RollbackAsync(cancellationToken);
+                    return;
+                }
+
+                var records = new List<(string, byte[], ResourceResponse)>();
+                for (var j = 0; j < toCreate.Count; j++)
+                {
+                    var i = toCreate[j];
+                    answers[i] = created[j];
+                    if (operations[i].IdempotencyKey is { } key && created[j].Status is >= 200 and < 300)
+                    {
+                        records.Add((key, FingerprintOf(operations[i]), created[j]));
+                    }
+                }
+
+                if (records.Count > 0)
+                {
+                    await RecordAsync(session, records, cancellationToken);
+                }
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+        }
+        catch (PostgresException)
+        {
+            // The set failed as a whole: every item runs on its own instead.
+            await transaction.RollbackAsync(CancellationToken.None);
+            return;
+        }
+
+        foreach (var (i, answer) in answers)
+        {
+            responses[i] = answer;
+        }
+    }
+
+    private async Task RunWithSavepointsAsync(
+        NpgsqlConnection connection, IReadOnlyList<int> indices, IReadOnlyList<OperationRequest> operations,
+        RoutedOperation[] routed, ResourceResponse?[] responses, CancellationToken cancellationToken)
+    {
+        const string savepoint = "item";
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var session = new DbSession(connection, transaction);
+        foreach (var i in indices)
+        {
+            await transaction.SaveAsync(savepoint, cancellationToken);
+            ResourceResponse response;
+            bool keep;
+            try
+            {
+                if (operations[i].IdempotencyKey is { } key && routed[i].Mutates)
+                {
+                    (response, keep) = await RunKeyedAsync(session, routed[i], key, FingerprintOf(operations[i]), cancellationToken);
+                }
+                else
+                {
+                    response = await routed[i].Run!(session, cancellationToken);
+                    keep = response.Status is >= 200 and < 300;
+                }
+            }
+            catch (PostgresException e)
+            {
+                response = Problems.Internal($"The operation failed in the database ({e.SqlState}).");
+                keep = false;
+            }
+
+            if (keep)
+            {
+                await transaction.ReleaseAsync(savepoint, cancellationToken);
+            }
+            else
+            {
+                await transaction.RollbackAsync(savepoint, cancellationToken);
+            }
+
+            responses[i] = response;
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private static byte[] FingerprintOf(OperationRequest operation) => Fingerprint.Of(operation.Method, operation.Path, operation.Body);
+
+    private sealed record ManyClaim(int Ord, bool Locked, byte[]? Fingerprint, short? Status, string? Result, string? Location);
+}

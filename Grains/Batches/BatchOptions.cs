@@ -19,9 +19,9 @@ public sealed class BatchOptions
 
     /// <summary>
     /// Consecutive creates of one resource sent as one chunk, run as one set-based statement on a silo picked at
-    /// random; 1 runs every item on its own (default 1). With chunks, the batch's concurrency counts chunks.
+    /// random; 1 runs every item on its own (default 500). The batch's concurrency counts chunks in flight.
     /// </summary>
-    public int ChunkSize { get; set; } = 1;
+    public int ChunkSize { get; set; } = 500;
 
     /// <summary>Finished items whose results are written in one statement, with a checkpoint (default 500).</summary>
     public int FlushSize { get; set; } = 500;

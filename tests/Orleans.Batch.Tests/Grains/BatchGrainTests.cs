@@ -31,14 +31,32 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
     [Fact]
     public async Task Run_NeverExceedsConcurrencyQuota()
     {
+        var userId = await new BatchApi(fixture.Http).CreateUserAsync();
         using var peak = new InFlightPeak();
-        var operations = Enumerable.Range(0, 120).Select(i => CreateUser($"q{i}", Unique.Email("quota"))).ToList();
+        var operations = Enumerable.Range(0, 200)
+            .Select(i => new OperationRequest($"q{i}", "PATCH", $"/users/{userId}", $"{{\"name\":\"Quota {i}\"}}", null, null)).ToList();
 
         var outcome = await RunAsync(operations, concurrency: 4);
 
-        Assert.Equal(120, outcome.Progress.Succeeded);
+        Assert.Equal(200, outcome.Progress.Succeeded);
         Assert.Equal(4, outcome.Progress.Concurrency);
         Assert.InRange(peak.Value, 2, 4);
+    }
+
+    [Fact]
+    public async Task Run_ConsecutiveCreates_RunInChunksWithExactResults()
+    {
+        var emails = Enumerable.Range(0, 300).Select(i => Unique.Email($"chunk{i}")).ToList();
+        var operations = emails.Select((e, i) => CreateUser($"c{i}", i % 50 == 49 ? emails[i - 1].ToUpperInvariant() : e)).ToList();
+        operations[10] = CreateUser("c10", "not-an-email");
+        using var peak = new InFlightPeak();
+
+        var outcome = await RunAsync(operations, concurrency: 2);
+
+        var expected = operations.Select((_, i) => i == 10 ? 400 : i % 50 == 49 ? 409 : 201).ToList();
+        Assert.Equal(expected, outcome.Results.Select(r => r.Status));
+        Assert.Equal(operations.Select(o => o.Id), outcome.Results.Select(r => r.Id));
+        Assert.True(peak.Value > 2, "creates should run in chunks of many operations");
     }
 
     [Fact]

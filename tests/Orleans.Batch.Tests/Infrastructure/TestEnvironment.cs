@@ -18,6 +18,7 @@ public static class TestEnvironment
             ["Database:MaxConcurrency"] = "16",
             ["Batch:DefaultConcurrency"] = "8",
             ["Batch:MaxConcurrency"] = "32",
+            ["Batch:ChunkSize"] = "50",
         })
         .Build();
 

@@ -113,6 +113,13 @@ public static class ImportEndpoints
                 }
             }
 
+            if (rows == 0)
+            {
+                // A batch of no items is never stored, so it could not be sealed; an empty POST /batch is a 400 too.
+                return (0, ApiProblems.InvalidCsv(header.Line + 1,
+                    $"The file has the header row but no data rows; add one row per user after line {header.Line}."));
+            }
+
             await grain.AppendAsync(rows - slice.Count, slice, cancellationToken);
             return (rows, null);
         }

@@ -212,6 +212,19 @@ public sealed class ImportTests(ClusterFixture fixture)
     }
 
     [Theory]
+    [InlineData("email,name")]
+    [InlineData("email,name\n")]
+    [InlineData("email,name\r\n\r\n\n")]
+    public async Task HeaderOnly_Returns400NamingTheLineAfterTheHeader(string body)
+    {
+        var response = await ImportAsync(body);
+
+        var problem = ApiAssert.Problem(response, HttpStatusCode.BadRequest, "invalid-csv");
+        Assert.Equal(2, problem.Int("line"));
+        Assert.Contains("no data rows", problem.Str("detail"));
+    }
+
+    [Theory]
     [InlineData("application/json")]
     [InlineData("text/plain")]
     [InlineData("multipart/form-data")]

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Orleans.Batch.Tests.Infrastructure;
@@ -197,6 +198,42 @@ public sealed class ImportTests(ClusterFixture fixture)
         var found = ApiAssert.Json(await _api.GetAsync($"/users?email={Uri.EscapeDataString(early)}"), HttpStatusCode.OK);
         Assert.Empty(found.GetProperty("items").EnumerateArray());
         await AssertNothingImportedAsync(token, [early]);
+    }
+
+    [Fact]
+    public async Task MalformedFiles_AreAnsweredWithoutDroppingTheConnection()
+    {
+        var connections = 0;
+        using var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                Interlocked.Increment(ref connections);
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        using var http = new HttpClient(handler) { BaseAddress = fixture.Http.BaseAddress };
+        var api = new BatchApi(http);
+
+        foreach (var csv in new[] { "no,header\n", "email,name\na@example.com,\"open\n", "email,name\na\0@example.com,Nul\nb@example.com,B\n" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/batch/users/import") { Content = new StringContent(csv) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("text/csv");
+            ApiAssert.Problem(await api.SendAsync(request), HttpStatusCode.BadRequest, "invalid-csv");
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await api.GetAsync("/health")).Status);
+        Assert.Equal(1, connections);
     }
 
     [Theory]

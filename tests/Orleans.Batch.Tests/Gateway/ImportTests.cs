@@ -285,6 +285,10 @@ public sealed class ImportTests(ClusterFixture fixture)
     [Theory]
     [InlineData("0")]
     [InlineData("-1")]
+    [InlineData("abc")]
+    [InlineData("1.5")]
+    [InlineData("")]
+    [InlineData("99999999999")]
     public async Task InvalidConcurrency_Returns400NamingIt(string concurrency)
     {
         var email = Unique.Email("conc");

@@ -77,6 +77,19 @@ public sealed class ImportTests(ClusterFixture fixture)
         Assert.Equal([b, "B", "extra"], lines[2].GetProperty("source").EnumerateArray().Select(s => s.GetString()));
     }
 
+    [Theory]
+    [InlineData("?format=csv&status=failed")]
+    [InlineData("?format=csv&status=cancelled")]
+    public async Task ResultsCsv_WithNoMatchingRows_StillHasTheImportColumns(string query)
+    {
+        var batchId = AssertAccepted(await ImportAsync($"email,name\n{Unique.Email("cols")},Cols\n"));
+        Assert.Equal(1, (await _api.WaitUntilEndedAsync(batchId)).Int("succeeded"));
+
+        var rows = Csv.Parse((await DownloadAsync($"/batch/{batchId}/results{query}")).Text);
+
+        Assert.Equal(ImportColumns, Assert.Single(rows));
+    }
+
     [Fact]
     public async Task Multipart_FileUpload_Returns202AndImports()
     {

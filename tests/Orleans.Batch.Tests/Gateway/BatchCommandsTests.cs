@@ -123,7 +123,11 @@ public sealed class BatchCommandsTests(ClusterFixture fixture)
         var accepted = ApiAssert.Json(retry, HttpStatusCode.Accepted);
         Assert.Equal($"/batch/{batchId}/status", retry.Location);
         Assert.Equal(batchId, accepted.Str("batchId"));
-        Assert.Equal(5, accepted.Int("total"));
+        Assert.Equal("processing", accepted.Str("status"));
+
+        // Items reset for the retry count as failed until they finish again, so progress does not fall back.
+        Assert.Equal((5, 5, 2, 3), (accepted.Int("total"), accepted.Int("completed"), accepted.Int("succeeded"), accepted.Int("failed")));
+        Assert.Equal(1.0, accepted.GetProperty("progress").GetDouble());
         var final = await _api.WaitUntilEndedAsync(batchId);
         Assert.Equal("completed", final.Str("status"));
         Assert.Equal((5, 4, 1, 0, 5), (final.Int("total"), final.Int("succeeded"), final.Int("failed"), final.Int("cancelled"), final.Int("completed")));

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -104,14 +105,23 @@ public static class BatchEndpoints
     }
 
     internal static async Task<Results<ResultsPageResult, ResultsDownload, ProblemHttpResult>> GetResultsAsync(
-        string batchId, string? cursor, int? limit, string? status, string? format, HttpRequest request,
+        string batchId, string? cursor, string? limit, string? status, string? format, HttpRequest request,
         IClusterClient cluster, IOptions<BatchApiOptions> options, CancellationToken cancellationToken)
     {
+        // limit is bound as text so that a non-number is named in 'errors' like every other invalid parameter.
         var max = options.Value.MaxResultsPageSize;
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        if (limit is < 1 || limit > max)
+        int? pageSize = null;
+        if (limit is not null)
         {
-            errors["limit"] = [$"Must be from 1 to {max}."];
+            if (int.TryParse(limit, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= 1 && value <= max)
+            {
+                pageSize = value;
+            }
+            else
+            {
+                errors["limit"] = [$"Must be a whole number from 1 to {max}."];
+            }
         }
 
         var after = -1;
@@ -147,7 +157,7 @@ public static class BatchEndpoints
                 : new ResultsDownload(grain, batchId, fileFormat, outcome, max);
         }
 
-        var page = await grain.GetResultsAsync(after, limit ?? options.Value.DefaultResultsPageSize, outcome, cancellationToken);
+        var page = await grain.GetResultsAsync(after, pageSize ?? options.Value.DefaultResultsPageSize, outcome, cancellationToken);
         return page is null ? TypedResults.Problem(ApiProblems.BatchNotFound(batchId)) : new ResultsPageResult(page);
     }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -25,7 +26,7 @@ public static class ImportEndpoints
     }
 
     internal static async Task<Results<Accepted<BatchAcceptedResponse>, ProblemHttpResult>> ImportUsersAsync(
-        HttpRequest request, int? concurrency, IClusterClient cluster, IOptions<BatchApiOptions> options, CancellationToken cancellationToken)
+        HttpRequest request, string? concurrency, IClusterClient cluster, IOptions<BatchApiOptions> options, CancellationToken cancellationToken)
     {
         var limits = options.Value;
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
@@ -33,10 +34,17 @@ public static class ImportEndpoints
             size.MaxRequestBodySize = limits.MaxImportBytes;
         }
 
-        if (concurrency is < 1)
+        // concurrency is bound as text so that a non-number is named in 'errors' like a number below 1.
+        int? requested = null;
+        if (concurrency is not null)
         {
-            return TypedResults.Problem(ApiProblems.Invalid(
-                new Dictionary<string, string[]> { ["concurrency"] = ["Must be a whole number of at least 1."] }, "Nothing was imported."));
+            if (!int.TryParse(concurrency, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < 1)
+            {
+                return TypedResults.Problem(ApiProblems.Invalid(
+                    new Dictionary<string, string[]> { ["concurrency"] = ["Must be a whole number of at least 1."] }, "Nothing was imported."));
+            }
+
+            requested = value;
         }
 
         if (Submissions.ReadKey(request, limits) is { Problem: { } keyProblem })
@@ -72,7 +80,7 @@ public static class ImportEndpoints
                 return TypedResults.Problem(uploadProblem);
             }
 
-            return BatchEndpoints.Accepted(await grain.SealAsync(total.Rows, concurrency, cancellationToken));
+            return BatchEndpoints.Accepted(await grain.SealAsync(total.Rows, requested, cancellationToken));
         }
         catch (Exception)
         {
@@ -111,6 +119,13 @@ public static class ImportEndpoints
                     await grain.AppendAsync(rows - slice.Count, slice, cancellationToken);
                     slice = new List<BatchItem>(limits.ImportSliceSize);
                 }
+            }
+
+            if (rows == 0)
+            {
+                // A batch of no items is never stored, so it could not be sealed; an empty POST /batch is a 400 too.
+                return (0, ApiProblems.InvalidCsv(header.Line + 1,
+                    $"The file has the header row but no data rows; add one row per user after line {header.Line}."));
             }
 
             await grain.AppendAsync(rows - slice.Count, slice, cancellationToken);

@@ -42,7 +42,9 @@ internal sealed class ResultsDownload(IBatchGrain batch, string batchId, Downloa
             var text = new StringBuilder();
             if (first && format == DownloadFormat.Csv)
             {
-                import = page.Items.Count > 0 && page.Items[0].Source is not null;
+                // The batch says so even when no item is on the page (a filter matching none, nothing finished yet);
+                // batches stored before it did are known by their items.
+                import = page.Progress.HasSource || (page.Items.Count > 0 && page.Items[0].Source is not null);
                 AppendCsvRow(text, import ? ImportColumns : BatchColumns);
             }
 

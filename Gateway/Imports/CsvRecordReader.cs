@@ -134,11 +134,27 @@ internal sealed class CsvRecordReader : IAsyncDisposable
                 var result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
                 if (result.IsCanceled)
                 {
+                    _reader.AdvanceTo(result.Buffer.Start);
                     throw new OperationCanceledException("The read was canceled.");
                 }
 
                 var buffer = result.Buffer;
-                if (TryReadRecord(buffer, result.IsCompleted, out var record, out var consumed))
+                bool complete;
+                CsvRecord? record;
+                SequencePosition consumed;
+                try
+                {
+                    complete = TryReadRecord(buffer, result.IsCompleted, out record, out consumed);
+                }
+                catch (CsvFormatException)
+                {
+                    // Hand the buffer back: a read never advanced leaves the pipe unreadable for its owner, e.g.
+                    // Kestrel, which then cannot drain the rest of the request body and drops the connection.
+                    _reader.AdvanceTo(buffer.Start);
+                    throw;
+                }
+
+                if (complete)
                 {
                     _reader.AdvanceTo(consumed);
                     _finished = record is null;

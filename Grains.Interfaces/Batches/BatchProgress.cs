@@ -1,6 +1,7 @@
 namespace Orleans.Batch.Grains.Interfaces.Batches;
 
 /// <summary>A batch's status as of one moment.</summary>
+/// <param name="HasSource">Its items carry the input they came from (e.g. CSV rows), whether or not any has finished.</param>
 [GenerateSerializer, Immutable, Alias("Orleans.Batch.BatchProgress")]
 public sealed record BatchProgress(
     [property: Id(0)] string BatchId,
@@ -13,7 +14,8 @@ public sealed record BatchProgress(
     [property: Id(7)] int Concurrency,
     [property: Id(8)] string? FailureReason,
     [property: Id(9)] int Cancelled,
-    [property: Id(10)] DateTimeOffset? HeartbeatAt)
+    [property: Id(10)] DateTimeOffset? HeartbeatAt,
+    [property: Id(11)] bool HasSource = false)
 {
     public int Completed => Succeeded + Failed + Cancelled;
 

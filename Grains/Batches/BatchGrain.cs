@@ -75,6 +75,7 @@ public sealed partial class BatchGrain(
         {
             await store.AppendAsync(BatchId, firstSeq, items, cancellationToken);
             Batch.Appended = Batch.Total = firstSeq + items.Count;
+            Batch.HasSource |= items.Any(i => i.Source is not null);
             Batch.UpdatedAt = DateTimeOffset.UtcNow;
             await state.WriteStateAsync(cancellationToken);
         }
@@ -284,5 +285,5 @@ public sealed partial class BatchGrain(
 
     private BatchProgress Progress() => new(
         BatchId, Batch.Status, Batch.Total, Batch.Succeeded, Batch.Failed, Batch.CreatedAt, Batch.UpdatedAt,
-        Batch.Concurrency, Batch.FailureReason, Batch.Cancelled, Batch.HeartbeatAt);
+        Batch.Concurrency, Batch.FailureReason, Batch.Cancelled, Batch.HeartbeatAt, Batch.HasSource);
 }

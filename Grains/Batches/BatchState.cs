@@ -40,4 +40,7 @@ public sealed class BatchState
 
     /// <summary>Resumes since the batch last made progress.</summary>
     [Id(13)] public int ResumeAttempts { get; set; }
+
+    /// <summary>Its items carry the input they came from (e.g. CSV rows); results files give them back in those columns.</summary>
+    [Id(14)] public bool HasSource { get; set; }
 }

@@ -8,7 +8,7 @@ namespace Orleans.Batch.Tests.Infrastructure;
 /// <summary>A thin HTTP client over the gateway, answering status and parsed JSON.</summary>
 public sealed class BatchApi(HttpClient http)
 {
-    public async Task<ApiResponse> SendAsync(HttpMethod method, string path, object? body = null)
+    public async Task<ApiResponse> SendAsync(HttpMethod method, string path, object? body = null, IReadOnlyDictionary<string, string>? headers = null)
     {
         using var request = new HttpRequestMessage(method, path);
         if (body is not null)
@@ -18,6 +18,17 @@ public sealed class BatchApi(HttpClient http)
                 : JsonContent.Create(body);
         }
 
+        foreach (var (name, value) in headers ?? new Dictionary<string, string>())
+        {
+            Assert.True(request.Headers.TryAddWithoutValidation(name, value), $"Header {name} was not added.");
+        }
+
+        return await SendAsync(request);
+    }
+
+    /// <summary>Sends a request built by the caller (e.g. a file upload or an Accept header) and reads the answer.</summary>
+    public async Task<ApiResponse> SendAsync(HttpRequestMessage request)
+    {
         using var response = await http.SendAsync(request);
         return await ApiResponse.ReadAsync(response);
     }
@@ -56,7 +67,8 @@ public sealed class BatchApi(HttpClient http)
     }
 }
 
-public sealed record ApiResponse(HttpStatusCode Status, string? ContentType, string? Location, string Text, string? Allow = null)
+public sealed record ApiResponse(
+    HttpStatusCode Status, string? ContentType, string? Location, string Text, string? Allow = null, string? ContentDisposition = null)
 {
     public JsonElement Json => JsonDocument.Parse(Text).RootElement;
 
@@ -65,7 +77,8 @@ public sealed record ApiResponse(HttpStatusCode Status, string? ContentType, str
         response.Content.Headers.ContentType?.MediaType,
         response.Headers.Location?.OriginalString,
         await response.Content.ReadAsStringAsync(),
-        response.Content.Headers.Allow.Count == 0 ? null : string.Join(", ", response.Content.Headers.Allow));
+        response.Content.Headers.Allow.Count == 0 ? null : string.Join(", ", response.Content.Headers.Allow),
+        response.Content.Headers.ContentDisposition?.ToString());
 
     /// <summary>The messages a problem's <c>errors</c> holds for one field.</summary>
     public string[] ErrorsFor(string field) =>

@@ -532,6 +532,36 @@ public sealed class CsvRecordReaderTests
         Assert.Equal(expected, CsvRecordReader.IsHeader(new CsvRecord(1, fields), "email", "name"));
     }
 
+    [Theory]
+    [InlineData("email,name\nann@example.com,\"never closed\n", true, CsvRecordReader.DefaultMaxRecordBytes)]
+    [InlineData("email,name\nann@example.com,A\0nn\nbob@example.com,Bob\n", false, CsvRecordReader.DefaultMaxRecordBytes)]
+    [InlineData("email,name\nann@example.com,A\"nn\nbob@example.com,Bob\n", false, CsvRecordReader.DefaultMaxRecordBytes)]
+    [InlineData("email,name\nann@example.com,a name longer than the limit\n", false, 16)]
+    public async Task ReadAsync_MalformedInput_HandsTheCallersPipeBack(string text, bool complete, int maxRecordBytes)
+    {
+        var pipe = new Pipe();
+        await pipe.Writer.WriteAsync(Encoding.UTF8.GetBytes(text));
+        if (complete)
+        {
+            await pipe.Writer.CompleteAsync();
+        }
+
+        await using (var reader = new CsvRecordReader(pipe.Reader, maxRecordBytes))
+        {
+            await Assert.ThrowsAsync<CsvFormatException>(async () =>
+            {
+                while (await reader.ReadAsync() is not null)
+                {
+                }
+            });
+        }
+
+        // The pipe's owner (Kestrel, draining a request body the app did not read to the end) can still read it.
+        var rest = await pipe.Reader.ReadAsync();
+        Assert.False(rest.Buffer.IsEmpty);
+        pipe.Reader.AdvanceTo(rest.Buffer.End);
+    }
+
     [Fact]
     public void Constructor_MaxRecordBytesBelowOne_Throws()
     {

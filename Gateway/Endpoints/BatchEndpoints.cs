@@ -130,7 +130,7 @@ public static class BatchEndpoints
             errors["cursor"] = ["Must be a cursor returned as nextCursor by an earlier page."];
         }
 
-        ItemOutcome? outcome = status switch
+        ItemOutcome? outcome = status?.ToLowerInvariant() switch
         {
             null => null,
             "succeeded" => ItemOutcome.Succeeded,

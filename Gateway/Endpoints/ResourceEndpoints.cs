@@ -1,4 +1,8 @@
 using System.Text;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Orleans.Batch.Gateway.Batches;
+using Orleans.Batch.Gateway.Hosting;
 using Orleans.Batch.Gateway.Http;
 using Orleans.Batch.Grains.Interfaces.Operations;
 
@@ -25,8 +29,15 @@ public static class ResourceEndpoints
         return app;
     }
 
-    internal static async Task<OperationHttpResult> ForwardAsync(HttpRequest request, IClusterClient cluster, CancellationToken cancellationToken)
+    internal static async Task<Results<OperationHttpResult, ProblemHttpResult>> ForwardAsync(
+        HttpRequest request, IClusterClient cluster, IOptions<BatchApiOptions> options, CancellationToken cancellationToken)
     {
+        var (key, keyProblem) = Submissions.ReadKey(request, options.Value);
+        if (keyProblem is not null)
+        {
+            return TypedResults.Problem(keyProblem);
+        }
+
         string? body = null;
         if (request.ContentLength is not 0 && request.Method is "POST" or "PUT" or "PATCH")
         {
@@ -35,7 +46,6 @@ public static class ResourceEndpoints
         }
 
         var path = request.Path.ToUriComponent() + request.QueryString.ToUriComponent();
-        var key = request.Headers.TryGetValue("Idempotency-Key", out var values) && values.ToString() is { Length: > 0 } k ? k : null;
         var operation = new OperationRequest("request", request.Method, path, body, null, null, key);
         var result = await cluster.GetGrain<IOperationGrain>(0).ExecuteAsync(operation, cancellationToken);
         return new OperationHttpResult(result);

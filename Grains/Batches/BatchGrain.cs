@@ -258,7 +258,8 @@ public sealed partial class BatchGrain(
     {
         await store.CancelPendingAsync(BatchId, Problems.Cancelled().Body!, cancellationToken);
         await ReconcileAsync(cancellationToken);
-        Batch.Status = BatchStatus.Cancelled;
+        // A cancel that arrives as the last items finish cancels nothing: the batch simply completed.
+        Batch.Status = Batch.Cancelled > 0 ? BatchStatus.Cancelled : BatchStatus.Completed;
         Batch.UpdatedAt = DateTimeOffset.UtcNow;
         await state.WriteStateAsync(cancellationToken);
         await UnregisterResumeReminderAsync();

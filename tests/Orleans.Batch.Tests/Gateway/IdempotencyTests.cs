@@ -261,13 +261,18 @@ public sealed class IdempotencyTests(ClusterFixture fixture)
     [InlineData("/batch", 256)]
     [InlineData("/batch/users/import", 0)]
     [InlineData("/batch/users/import", 256)]
+    [InlineData("/users", 0)]
+    [InlineData("/users", 256)]
     public async Task SubmissionHeader_EmptyOrTooLong_Returns400AndRunsNothing(string path, int length)
     {
         var email = Unique.Email("badkey");
         using var request = new HttpRequestMessage(HttpMethod.Post, path);
-        request.Content = path == "/batch"
-            ? new StringContent(JsonSerializer.Serialize(new { operations = new[] { CreateUser("a", email) } }), Encoding.UTF8, "application/json")
-            : new StringContent($"email,name\n{email},Bad Key\n", Encoding.UTF8, "text/csv");
+        request.Content = path switch
+        {
+            "/batch" => new StringContent(JsonSerializer.Serialize(new { operations = new[] { CreateUser("a", email) } }), Encoding.UTF8, "application/json"),
+            "/users" => new StringContent(JsonSerializer.Serialize(new { email, name = "Bad Key" }), Encoding.UTF8, "application/json"),
+            _ => new StringContent($"email,name\n{email},Bad Key\n", Encoding.UTF8, "text/csv"),
+        };
         Assert.True(request.Headers.TryAddWithoutValidation("Idempotency-Key", new string('k', length)));
 
         var response = await _api.SendAsync(request);

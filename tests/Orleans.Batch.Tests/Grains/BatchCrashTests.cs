@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
+using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
 using Orleans.Batch.Tests.Infrastructure;
@@ -13,8 +15,8 @@ using Xunit.Abstractions;
 namespace Orleans.Batch.Tests.Grains;
 
 /// <summary>
-/// A cluster of its own (three silos, so a majority survives one death) in which the silo running a batch is killed
-/// mid-run: the batch must carry on elsewhere from its checkpoint and apply every item exactly once.
+/// A cluster of its own in which the silo running a batch is killed mid-run: the batch must carry on elsewhere from
+/// its checkpoint, woken by a call or by its reminder alone, and apply every item exactly once.
 /// </summary>
 public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestOutputHelper output) : IClassFixture<BatchCrashTests.CrashFixture>
 {
@@ -25,31 +27,21 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
     [Fact]
     public async Task Run_SiloRunningBatchKilled_ResumesOnSurvivorAndAppliesEveryItemOnce()
     {
-        var token = Unique.Token();
-        var emails = Enumerable.Range(0, Total).Select(i => $"crash{i}-{token}@example.com").ToList();
-        var operations = emails
-            .Select((email, i) => new OperationRequest($"op{i}", "POST", "/users", JsonSerializer.Serialize(new { email, name = "Crash User" }), null, null))
-            .ToList();
-        var grain = fixture.Grains.GetGrain<IBatchGrain>($"crash-{token}");
+        var run = await StartAsync("crash");
         var clock = Stopwatch.StartNew();
-
-        var started = await grain.StartAsync(new BatchRequest(operations, Concurrency));
-        Assert.Equal(BatchStatus.Processing, started.Status);
-        Assert.Equal(Concurrency, started.Concurrency);
-
-        await using var sampler = new ProgressSampler(grain, clock);
-        var host = await HostOfAsync(grain);
+        await using var sampler = new ProgressSampler(run.Grain, clock);
+        var host = await HostOfAsync(run.Grain);
         var beforeKill = await sampler.WaitForAsync(p => p.Completed >= KillAfterCompleted, TimeSpan.FromSeconds(30), "some progress before the kill");
         Assert.True(
             beforeKill.Progress.Status == BatchStatus.Processing && beforeKill.Progress.Completed < Total / 2,
             $"The batch must still be early in its run when its silo is killed, to test the resume; it was {beforeKill.Progress.Status} at {beforeKill.Progress.Completed}/{Total}.");
-        Assert.Equal(host.SiloAddress, await ActivationAddressAsync(grain));
+        Assert.Equal(host.SiloAddress, await ActivationAddressAsync(run.Grain));
 
         var killStarted = clock.Elapsed;
         await fixture.Cluster.KillSiloAsync(host);
         var killed = clock.Elapsed;
         var completedAtKill = sampler.MaxCompleted;
-        var (usersAtKill, resultsAtKill) = await CommittedAsync(grain.GetPrimaryKeyString(), token);
+        var (usersAtKill, resultsAtKill) = await CommittedAsync(run);
 
         var resumed = await sampler.WaitForAsync(
             p => p.Completed > completedAtKill, TimeSpan.FromSeconds(40), "progress after the kill", after: killed);
@@ -65,28 +57,109 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{sampler.Samples.Count} status samples, {sampler.Failures} failed calls (last: {sampler.LastError?.GetType().Name})"));
 
-        var final = done.Progress;
+        Assert.Equal(0, sampler.Unknown);
+        AssertNeverDecreased(sampler.Samples);
+        await AssertEveryItemAppliedOnceAsync(run, done.Progress, host);
+        AssertResumedOnce(run);
+    }
+
+    [Fact]
+    public async Task Run_SiloRunningBatchKilled_ItsReminderResumesItWithoutAnyCall()
+    {
+        var run = await StartAsync("remind");
+        var clock = Stopwatch.StartNew();
+        var host = await HostOfAsync(run.Grain);
+        var beforeKill = await WaitForStoredResultsAsync(run, n => n >= KillAfterCompleted, TimeSpan.FromSeconds(30), "some progress before the kill");
+        Assert.True(beforeKill < Total / 2, $"The batch must still be early in its run when its silo is killed, to test the resume; {beforeKill}/{Total} results were stored.");
+        Assert.Equal(host.SiloAddress, await ActivationAddressAsync(run.Grain));
+
+        await fixture.Cluster.KillSiloAsync(host);
+        var killed = clock.Elapsed;
+        var (usersAtKill, resultsAtKill) = await CommittedAsync(run);
+
+        // Nothing calls the batch grain from here on: only its reminder can wake it on a surviving silo.
+        await WaitForStoredResultsAsync(run, n => n > resultsAtKill, TimeSpan.FromSeconds(40), "progress after the kill");
+        var resumed = clock.Elapsed;
+        await WaitForStoredResultsAsync(run, n => n == Total, TimeSpan.FromSeconds(45), "every result");
+        var stored = clock.Elapsed;
+        var final = await run.Grain.WaitAsync(TimeSpan.FromSeconds(10));
+
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"killed {host.SiloAddress} with {resultsAtKill} results stored and {usersAtKill} users committed; with no call, the reminder resumed it +{(resumed - killed).TotalSeconds:F2} s after the kill; every result stored +{(stored - killed).TotalSeconds:F2} s"));
+
+        Assert.NotNull(final);
+        await AssertEveryItemAppliedOnceAsync(run, final, host);
+        AssertResumedOnce(run);
+    }
+
+    /// <summary>One silo's death wakes the batch once, however many wake-ups (activation, reminder, calls) reach it.</summary>
+    private void AssertResumedOnce(CrashRun run)
+    {
+        var resumes = BatchLog.Resumes(run.Grain.GetPrimaryKeyString());
+        output.WriteLine($"resumes logged: {string.Join("; ", resumes)}");
+        Assert.True(resumes.Count == 1, $"One silo death must resume the batch once, as attempt 1; the silos logged: {string.Join("; ", resumes)}");
+        Assert.EndsWith("attempt 1", resumes[0], StringComparison.Ordinal);
+    }
+
+    private async Task<CrashRun> StartAsync(string prefix)
+    {
+        var token = Unique.Token();
+        var emails = Enumerable.Range(0, Total).Select(i => $"{prefix}{i}-{token}@example.com").ToList();
+        var operations = emails
+            .Select((email, i) => new OperationRequest($"op{i}", "POST", "/users", JsonSerializer.Serialize(new { email, name = "Crash User" }), null, null))
+            .ToList();
+        var grain = fixture.Grains.GetGrain<IBatchGrain>($"{prefix}-{token}");
+
+        var started = await grain.StartAsync(new BatchRequest(operations, Concurrency));
+        Assert.Equal(BatchStatus.Processing, started.Status);
+        Assert.Equal(Concurrency, started.Concurrency);
+        return new CrashRun(grain, token, emails, operations);
+    }
+
+    /// <summary>The batch ended completed on another silo with every item succeeded once, in order, each user stored once.</summary>
+    private async Task AssertEveryItemAppliedOnceAsync(CrashRun run, BatchProgress final, SiloHandle killed)
+    {
         Assert.Equal(BatchStatus.Completed, final.Status);
         Assert.Equal(Total, final.Total);
         Assert.Equal(Total, final.Succeeded);
         Assert.Equal(0, final.Failed);
         Assert.Equal(0, final.Cancelled);
-        Assert.NotEqual(host.SiloAddress, await ActivationAddressAsync(grain));
-        Assert.Equal(0, sampler.Unknown);
-        AssertNeverDecreased(sampler.Samples);
+        Assert.NotEqual(killed.SiloAddress, await ActivationAddressAsync(run.Grain));
 
-        var results = await ReadAllResultsAsync(grain);
+        var results = await ReadAllResultsAsync(run.Grain);
         Assert.DoesNotContain(results, r => r.Result.Status == 409);
         Assert.Equal(Enumerable.Range(0, Total), results.Select(r => r.Seq));
-        Assert.Equal(operations.Select(o => o.Id), results.Select(r => r.Result.Id));
+        Assert.Equal(run.Operations.Select(o => o.Id), results.Select(r => r.Result.Id));
         Assert.All(results, r => Assert.True(r.Outcome == ItemOutcome.Succeeded && r.Result.Status == 201, $"{r.Result.Id}: {r.Outcome} {r.Result.Status} {r.Result.Body}"));
-        var resultIds = results.Select(r => JsonDocument.Parse(r.Result.Body!).RootElement).Select(b => (Email: b.GetProperty("email").GetString()!, Id: b.GetProperty("id").GetInt64())).ToList();
-        Assert.Equal(emails, resultIds.Select(r => r.Email));
+        var created = results
+            .Select(r => JsonDocument.Parse(r.Result.Body!).RootElement)
+            .Select(b => (Email: b.GetProperty("email").GetString()!, Id: b.GetProperty("id").GetInt64()))
+            .ToList();
+        Assert.Equal(run.Emails, created.Select(r => r.Email));
 
-        var stored = await StoredUsersAsync(emails);
+        var stored = await StoredUsersAsync(run.Emails);
         Assert.Equal(Total, stored.Count);
         Assert.All(stored, user => Assert.True(user.Value.Count == 1, $"{user.Key} is stored {user.Value.Count} times"));
-        Assert.Equal(resultIds.Select(r => r.Id), emails.Select(e => stored[e].Id));
+        Assert.Equal(created.Select(r => r.Id), run.Emails.Select(e => stored[e].Id));
+    }
+
+    /// <summary>Polls the batch's stored results (not the grain) until their count satisfies <paramref name="condition"/>.</summary>
+    private async Task<long> WaitForStoredResultsAsync(CrashRun run, Func<long, bool> condition, TimeSpan timeout, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        long results = 0;
+        while (clock.Elapsed < timeout)
+        {
+            (_, results) = await CommittedAsync(run);
+            if (condition(results))
+            {
+                return results;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"No {what} within {timeout.TotalSeconds} s: {results}/{Total} results stored.");
     }
 
     private static void AssertNeverDecreased(IReadOnlyList<Sample> samples)
@@ -130,15 +203,15 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
         }
     }
 
-    /// <summary>Users of this test committed so far, and the batch's items whose results are stored.</summary>
-    private async Task<(long Users, long Results)> CommittedAsync(string batchId, string token)
+    /// <summary>Users of this run committed so far, and the batch's items whose results are stored.</summary>
+    private async Task<(long Users, long Results)> CommittedAsync(CrashRun run)
     {
         await using var command = fixture.Database.CreateCommand("""
             SELECT (SELECT count(*) FROM users WHERE email LIKE @pattern),
                    (SELECT count(*) FROM batch_items WHERE batch_id = @batchId AND outcome <> 0)
             """);
-        command.Parameters.AddWithValue("pattern", $"%-{token}@example.com");
-        command.Parameters.AddWithValue("batchId", batchId);
+        command.Parameters.AddWithValue("pattern", $"%-{run.Token}@example.com");
+        command.Parameters.AddWithValue("batchId", run.Grain.GetPrimaryKeyString());
         await using var reader = await command.ExecuteReaderAsync();
         await reader.ReadAsync();
         return (reader.GetInt64(0), reader.GetInt64(1));
@@ -159,7 +232,8 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
         return stored;
     }
 
-    public sealed class CrashFixture() : ClusterFixture(silos: 3, typeof(CrashSilo));
+    /// <summary>Four silos: each test kills one, and most of the silos still alive survive each kill.</summary>
+    public sealed class CrashFixture() : ClusterFixture(silos: 4, typeof(CrashSilo));
 
     /// <summary>Checks for stalled batches every 5 s, checkpoints often and notices a dead silo within a few seconds.</summary>
     private sealed class CrashSilo : ClusterFixture.SiloConfigurator
@@ -177,6 +251,7 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
         public override void Configure(ISiloBuilder siloBuilder)
         {
             base.Configure(siloBuilder);
+            siloBuilder.Services.AddSingleton<ILoggerProvider, BatchLog>();
             siloBuilder.Services.PostConfigure<ClusterMembershipOptions>(o =>
             {
                 o.ProbeTimeout = TimeSpan.FromSeconds(1);
@@ -186,6 +261,39 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
             });
         }
     }
+
+    /// <summary>Keeps what every silo of this process logged about resuming batches (event 1005 of the batch grain), by batch.</summary>
+    private sealed class BatchLog : ILoggerProvider, ILogger
+    {
+        private const int ResumedEventId = 1005;
+        private static readonly ConcurrentDictionary<string, ConcurrentQueue<string>> ResumesByBatch = new(StringComparer.Ordinal);
+
+        public static IReadOnlyList<string> Resumes(string batchId) =>
+            ResumesByBatch.TryGetValue(batchId, out var resumes) ? [.. resumes] : [];
+
+        public ILogger CreateLogger(string categoryName) =>
+            categoryName == typeof(Orleans.Batch.Grains.Batches.BatchGrain).FullName ? this : Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (eventId.Id == ResumedEventId && state is IReadOnlyList<KeyValuePair<string, object?>> fields
+                && fields.FirstOrDefault(f => f.Key == "BatchId").Value is string batchId)
+            {
+                ResumesByBatch.GetOrAdd(batchId, _ => new ConcurrentQueue<string>()).Enqueue(formatter(state, exception));
+            }
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private sealed record CrashRun(IBatchGrain Grain, string Token, IReadOnlyList<string> Emails, IReadOnlyList<OperationRequest> Operations);
 
     private sealed record Sample(TimeSpan At, BatchProgress Progress);
 

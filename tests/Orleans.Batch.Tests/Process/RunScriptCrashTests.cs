@@ -25,6 +25,7 @@ public sealed class RunScriptCrashTests(ITestOutputHelper output)
     {
         var root = RepositoryRoot();
         RequireBuilt(root);
+        await RequirePortsFreeAsync();
         var state = Path.Combine(Path.GetTempPath(), $"orleans-batch-crash-{Guid.NewGuid():N}");
         var clock = Stopwatch.StartNew();
         await using var run = RunScript.Start(root, state);
@@ -127,6 +128,25 @@ public sealed class RunScriptCrashTests(ITestOutputHelper output)
         if (!File.Exists("/bin/bash") || !File.Exists("/usr/bin/kill") && !File.Exists("/bin/kill"))
         {
             throw new InvalidOperationException("This test needs bash and kill to run ./run.sh; run it through ./test.sh on Linux.");
+        }
+    }
+
+    /// <summary>Fails when something already listens on this test's ports, e.g. a run.sh left behind: the test would talk to it.</summary>
+    private static async Task RequirePortsFreeAsync()
+    {
+        foreach (var port in new[] { PgPort, RedisPort, 18080, 12111, 12112, 31001, 31002 })
+        {
+            using var probe = new System.Net.Sockets.TcpClient();
+            try
+            {
+                await probe.ConnectAsync(IPAddress.Loopback, port).WaitAsync(TimeSpan.FromSeconds(2));
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or TimeoutException)
+            {
+                continue;
+            }
+
+            throw new InvalidOperationException($"Port {port} on 127.0.0.1 is already in use; this test starts ./run.sh on it. Stop whatever listens there (a run.sh left by an earlier run?) first.");
         }
     }
 

@@ -24,6 +24,9 @@ public sealed partial class BatchGrain(
 
     private TaskCompletionSource? _ended;
 
+    /// <summary>A resume is writing its attempt and has not started its run yet.</summary>
+    private bool _resuming;
+
     private BatchState Batch => state.State;
 
     private string BatchId => this.GetPrimaryKeyString();
@@ -229,29 +232,41 @@ public sealed partial class BatchGrain(
         }
     }
 
+    /// <summary>
+    /// Runs the batch again from its checkpoint, once per wake-up: an activation and the reminder that caused it both
+    /// ask, and the second must not count (or log) a second attempt while the first is still writing it.
+    /// </summary>
     private async Task ResumeAsync(string why)
     {
-        if (_run is not null || Batch.Status != BatchStatus.Processing)
+        if (_run is not null || _resuming || Batch.Status != BatchStatus.Processing)
         {
             return;
         }
 
-        Batch.ResumeAttempts++;
-        if (Batch.ResumeAttempts > options.Value.MaxResumeAttempts)
+        _resuming = true;
+        try
         {
-            Batch.Status = BatchStatus.Failed;
-            Batch.FailureReason = $"The batch was resumed {options.Value.MaxResumeAttempts} times without progress; POST /batch/{BatchId}/retry carries it on from its last checkpoint.";
-            Batch.UpdatedAt = DateTimeOffset.UtcNow;
-            LogGaveUp(BatchId, options.Value.MaxResumeAttempts);
+            Batch.ResumeAttempts++;
+            if (Batch.ResumeAttempts > options.Value.MaxResumeAttempts)
+            {
+                Batch.Status = BatchStatus.Failed;
+                Batch.FailureReason = $"The batch was resumed {options.Value.MaxResumeAttempts} times without progress; POST /batch/{BatchId}/retry carries it on from its last checkpoint.";
+                Batch.UpdatedAt = DateTimeOffset.UtcNow;
+                LogGaveUp(BatchId, options.Value.MaxResumeAttempts);
+                await state.WriteStateAsync();
+                await UnregisterResumeReminderAsync();
+                _ended?.TrySetResult();
+                return;
+            }
+
+            LogResumed(BatchId, why, Batch.ResumeAttempts);
             await state.WriteStateAsync();
-            await UnregisterResumeReminderAsync();
-            _ended?.TrySetResult();
-            return;
+            StartRun();
         }
-
-        LogResumed(BatchId, why, Batch.ResumeAttempts);
-        await state.WriteStateAsync();
-        StartRun();
+        finally
+        {
+            _resuming = false;
+        }
     }
 
     private async Task EndCancelledAsync(CancellationToken cancellationToken)

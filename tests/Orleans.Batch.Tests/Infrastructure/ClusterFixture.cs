@@ -96,7 +96,8 @@ public class ClusterFixture : IAsyncLifetime
     {
         protected virtual Microsoft.Extensions.Configuration.IConfiguration Configuration => TestEnvironment.SiloConfiguration;
 
-        public void Configure(ISiloBuilder siloBuilder) => siloBuilder.AddOrleansBatch(Configuration);
+        /// <summary>Adds the service to the silo; an override may add test-only Orleans settings after calling it.</summary>
+        public virtual void Configure(ISiloBuilder siloBuilder) => siloBuilder.AddOrleansBatch(Configuration);
     }
 
     private sealed class ClientConfigurator : IClientBuilderConfigurator

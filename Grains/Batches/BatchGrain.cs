@@ -35,14 +35,15 @@ public sealed partial class BatchGrain(
 
     private bool IsTerminal => Batch.Status is BatchStatus.Completed or BatchStatus.Failed or BatchStatus.Cancelled;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (Exists && Batch.Status == BatchStatus.Processing)
         {
+            // Results stored after the last checkpoint count before the first status is answered, so progress
+            // read from this activation never goes back behind what the previous one reported.
+            await ReconcileAsync(cancellationToken);
             _ = ResumeAsync("activated while processing");
         }
-
-        return Task.CompletedTask;
     }
 
     public async Task<BatchProgress> StartAsync(BatchRequest request, CancellationToken cancellationToken = default)

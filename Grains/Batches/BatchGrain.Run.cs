@@ -99,23 +99,31 @@ public sealed partial class BatchGrain
         }
     }
 
-    /// <summary>The item and the fetched items right after it that create the same resource, up to the chunk size.</summary>
+    /// <summary>The item and the fetched items right after it that create, or delete, the same resource, up to the chunk size.</summary>
     private List<PendingItem> TakeChunk(RunContext run, PendingItem first)
     {
         var chunk = new List<PendingItem> { first };
-        if (first.Operation.Method != "POST")
+        var kind = SetKind(first.Operation);
+        if (kind is null)
         {
             return chunk;
         }
 
-        while (chunk.Count < options.Value.ChunkSize && run.Queue.TryPeek(out var next)
-            && next.Operation.Method == "POST" && next.Operation.Path == first.Operation.Path)
+        while (chunk.Count < options.Value.ChunkSize && run.Queue.TryPeek(out var next) && SetKind(next.Operation) == kind)
         {
             chunk.Add(run.Queue.Dequeue());
         }
 
         return chunk;
     }
+
+    /// <summary>What a set-based statement could run this operation with: "POST /users", "DELETE /users", or null.</summary>
+    private static string? SetKind(OperationRequest operation) => operation.Method switch
+    {
+        "POST" => $"POST {operation.Path}",
+        "DELETE" when operation.Path.LastIndexOf('/') is > 0 and var slash => $"DELETE {operation.Path[..slash]}",
+        _ => null,
+    };
 
     private async Task<PendingItem?> NextAsync(RunContext run)
     {

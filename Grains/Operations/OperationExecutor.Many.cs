@@ -21,9 +21,9 @@ public sealed partial class OperationExecutor
 
     /// <summary>
     /// Runs a chunk of operations on one connection, answering each exactly as <see cref="ExecuteAsync"/> would.
-    /// Creates of one resource run as one set-based statement, in one transaction with their idempotency records;
+    /// Creates, and deletes, of one resource run as one set-based statement, in one transaction with their idempotency records;
     /// everything else, and any set whose statement fails as a whole, runs one by one with a savepoint each, so
-    /// no item fails its neighbours.
+    /// no item fails its neighbours. Like the items of a batch, the items of a chunk may run in any order.
     /// </summary>
     public async Task<IReadOnlyList<ResourceResponse>> ExecuteManyAsync(IReadOnlyList<OperationRequest> operations, CancellationToken cancellationToken)
     {
@@ -44,14 +44,18 @@ public sealed partial class OperationExecutor
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // A key repeated in the chunk runs after its first use, one by one, to answer as it would in sequence.
         var firstUses = new HashSet<string>(StringComparer.Ordinal);
-        var creates = Enumerable.Range(0, operations.Count)
-            .Where(i => responses[i] is null && routed[i].Creates is not null
+        var sets = Enumerable.Range(0, operations.Count)
+            .Where(i => responses[i] is null && (routed[i].Creates is not null || routed[i].Deletes is not null)
                 && (operations[i].IdempotencyKey is not { } key || firstUses.Add(key)))
             .ToList()
-            .GroupBy(i => routed[i].Creates!.Value.Handler);
-        foreach (var group in creates)
+            .GroupBy(i => (Handler: routed[i].Creates?.Handler ?? routed[i].Deletes!.Value.Handler, Create: routed[i].Creates is not null));
+        foreach (var group in sets)
         {
-            await TryCreateManyAsync(connection, group.Key, [.. group], operations, routed, responses, cancellationToken);
+            var handler = group.Key.Handler;
+            Func<DbSession, IReadOnlyList<int>, Task<IReadOnlyList<ResourceResponse>?>> statement = group.Key.Create
+                ? (session, items) => handler.CreateManyAsync(session, [.. items.Select(i => routed[i].Creates!.Value.Body)], cancellationToken)
+                : async (session, items) => await handler.DeleteManyAsync(session, [.. items.Select(i => routed[i].Deletes!.Value.Id)], cancellationToken);
+            await TrySetAsync(connection, [.. group], statement, operations, responses, cancellationToken);
         }
 
         var rest = Enumerable.Range(0, operations.Count).Where(i => responses[i] is null).ToList();
@@ -63,9 +67,14 @@ public sealed partial class OperationExecutor
         return responses!;
     }
 
-    private async Task TryCreateManyAsync(
-        NpgsqlConnection connection, IResourceHandler handler, IReadOnlyList<int> indices, IReadOnlyList<OperationRequest> operations,
-        RoutedOperation[] routed, ResourceResponse?[] responses, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs one set-based statement over <paramref name="indices"/> in one transaction with their idempotency
+    /// records; leaves every item unanswered (for the one-by-one path) when the statement fails as a whole.
+    /// </summary>
+    private async Task TrySetAsync(
+        NpgsqlConnection connection, IReadOnlyList<int> indices,
+        Func<DbSession, IReadOnlyList<int>, Task<IReadOnlyList<ResourceResponse>?>> statement,
+        IReadOnlyList<OperationRequest> operations, ResourceResponse?[] responses, CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var session = new DbSession(connection, transaction);
@@ -103,7 +112,7 @@ public sealed partial class OperationExecutor
 
             if (toCreate.Count > 0)
             {
-                var created = await handler.CreateManyAsync(session, [.. toCreate.Select(i => routed[i].Creates!.Value.Body)], cancellationToken);
+                var created = await statement(session, toCreate);
                 if (created is null)
                 {
                     await transaction.RollbackAsync(cancellationToken);

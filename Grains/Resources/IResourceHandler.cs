@@ -20,6 +20,9 @@ public interface IResourceHandler
     /// </summary>
     Task<IReadOnlyList<ResourceResponse>?> CreateManyAsync(DbSession session, IReadOnlyList<JsonElement> bodies, CancellationToken cancellationToken);
 
+    /// <summary>Deletes many in one statement, answering each id as <see cref="DeleteAsync"/> would (204, or 404 when absent).</summary>
+    Task<IReadOnlyList<ResourceResponse>> DeleteManyAsync(DbSession session, IReadOnlyList<long> ids, CancellationToken cancellationToken);
+
     Task<ResourceResponse> GetAsync(DbSession session, long id, CancellationToken cancellationToken);
 
     Task<ResourceResponse> UpdateAsync(DbSession session, long id, JsonElement body, bool partial, CancellationToken cancellationToken);

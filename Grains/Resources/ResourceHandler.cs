@@ -110,6 +110,21 @@ public abstract class ResourceHandler<TEntity, TFields> : IResourceHandler
         return responses;
     }
 
+    public async Task<IReadOnlyList<ResourceResponse>> DeleteManyAsync(DbSession session, IReadOnlyList<long> ids, CancellationToken cancellationToken)
+    {
+        var sql = $"DELETE FROM {Collection} WHERE id = ANY(@Ids) RETURNING id";
+        var deleted = (await session.Connection.QueryAsync<long>(
+            session.Command(sql, new { Ids = ids.Distinct().ToArray() }, cancellationToken)).ConfigureAwait(false)).ToHashSet();
+        var responses = new ResourceResponse[ids.Count];
+        for (var i = 0; i < ids.Count; i++)
+        {
+            // The first delete of an id removes it; a later one in the same call finds nothing, as it would in sequence.
+            responses[i] = deleted.Remove(ids[i]) ? new ResourceResponse(204, null) : NotFound(ids[i]);
+        }
+
+        return responses;
+    }
+
     public async Task<ResourceResponse> GetAsync(DbSession session, long id, CancellationToken cancellationToken)
     {
         var sql = $"SELECT {Columns} FROM {Collection} WHERE id = @Id";

@@ -52,7 +52,7 @@ public sealed class ResourceRouter
             "GET" => RoutedOperation.Read((s, ct) => handler.GetAsync(s, id, ct)),
             "PUT" => WithBody(body, b => (s, ct) => handler.UpdateAsync(s, id, b, partial: false, ct)),
             "PATCH" => WithBody(body, b => (s, ct) => handler.UpdateAsync(s, id, b, partial: true, ct)),
-            "DELETE" => RoutedOperation.Write((s, ct) => handler.DeleteAsync(s, id, ct)),
+            "DELETE" => RoutedOperation.Write((s, ct) => handler.DeleteAsync(s, id, ct)) with { Deletes = (handler, id) },
             _ => RoutedOperation.Answer(Problems.MethodNotAllowed(method, route, ItemMethods)),
         };
     }

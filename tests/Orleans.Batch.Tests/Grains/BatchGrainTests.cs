@@ -80,6 +80,23 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Run_ConsecutiveDeletes_RunInChunksWithExactResults()
+    {
+        var created = await RunAsync([.. Enumerable.Range(0, 120).Select(i => CreateUser($"u{i}", Unique.Email($"del{i}")))], concurrency: 2);
+        var ids = created.Results.Select(r => JsonDocument.Parse(r.Body!).RootElement.GetProperty("id").GetInt64()).ToList();
+        var deletes = ids.Select((id, i) => new OperationRequest($"d{i}", "DELETE", $"/users/{id}", null, null, null)).ToList();
+        deletes.Insert(60, new OperationRequest("missing", "DELETE", "/users/987654321987", null, null, null));
+        deletes.Insert(61, new OperationRequest("again", "DELETE", $"/users/{ids[0]}", null, null, null));
+
+        var outcome = await RunAsync(deletes, concurrency: 1);
+
+        var expected = deletes.Select(d => d.Id is "missing" or "again" ? 404 : 204).ToList();
+        Assert.Equal(expected, outcome.Results.Select(r => r.Status));
+        var api = new BatchApi(fixture.Http);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await api.GetAsync($"/users/{ids[^1]}")).Status);
+    }
+
+    [Fact]
     public async Task Start_SameBatchTwice_RunsOnce()
     {
         var batchId = Guid.NewGuid().ToString("N");

@@ -102,11 +102,12 @@ public sealed class ExecuteManyTests(ClusterFixture fixture)
     {
         var api = new BatchApi(fixture.Http);
         var doomed = await api.CreateUserAsync();
+        var kept = await api.CreateUserAsync();
         var key = Unique.Token();
 
         var responses = await Executor.ExecuteManyAsync(
         [
-            new("get", "GET", $"/users/{doomed}", null, null, null),
+            new("get", "GET", $"/users/{kept}", null, null, null),
             new("delete", "DELETE", $"/users/{doomed}", null, null, null, $"{key}:delete"),
             new("missing", "DELETE", "/users/987654321987", null, null, null, $"{key}:missing"),
             new("product", "POST", "/products", JsonSerializer.Serialize(new { sku = Unique.Sku(), name = "P", price = 1.5m }), null, null, $"{key}:product"),
@@ -134,6 +135,34 @@ public sealed class ExecuteManyTests(ClusterFixture fixture)
         Assert.Equal([201, 409, 400, 201], responses.Select(r => r.Status));
         Assert.Equal(19.99m, Json(responses[3]).GetProperty("price").GetDecimal());
     }
+
+    [Fact]
+    public async Task ExecuteMany_Deletes_AnswerEachIdAsAlone_AndAReferencedRowFallsBackToOneByOne()
+    {
+        var api = new BatchApi(fixture.Http);
+        var first = await api.CreateUserAsync();
+        var second = await api.CreateUserAsync();
+        var referenced = await api.CreateUserAsync();
+        await api.CreateOrderAsync(referenced, await api.CreateProductAsync());
+        var key = Unique.Token();
+
+        var plain = await Executor.ExecuteManyAsync(
+        [
+            DeleteUser("a", first, key),
+            DeleteUser("b", 987654321987, key),
+            DeleteUser("c", first, key + "-again"),
+        ], CancellationToken.None);
+        var withReference = await Executor.ExecuteManyAsync(
+            [DeleteUser("d", second, key), DeleteUser("e", referenced, key)], CancellationToken.None);
+
+        Assert.Equal([204, 404, 404], plain.Select(r => r.Status));
+        Assert.Equal([204, 409], withReference.Select(r => r.Status));
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await api.GetAsync($"/users/{second}")).Status);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await api.GetAsync($"/users/{referenced}")).Status);
+    }
+
+    private static OperationRequest DeleteUser(string id, long userId, string key) =>
+        new(id, "DELETE", $"/users/{userId}", null, null, null, $"{key}:{id}");
 
     private static OperationRequest CreateUser(string id, string email, string key) =>
         new(id, "POST", "/users", JsonSerializer.Serialize(new { email, name = "Chunk User" }), null, null, $"{key}:{id}");

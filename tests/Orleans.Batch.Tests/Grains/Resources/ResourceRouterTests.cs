@@ -398,6 +398,9 @@ public sealed class ResourceRouterTests
         public Task<IReadOnlyList<ResourceResponse>?> CreateManyAsync(DbSession session, IReadOnlyList<JsonElement> bodies, CancellationToken cancellationToken) =>
             Task.FromResult<IReadOnlyList<ResourceResponse>?>(null);
 
+        public Task<IReadOnlyList<ResourceResponse>> DeleteManyAsync(DbSession session, IReadOnlyList<long> ids, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+
         public Task<ResourceResponse> GetAsync(DbSession session, long id, CancellationToken cancellationToken) =>
             Record(new Call("Get", id));
 

@@ -7,6 +7,8 @@ namespace Orleans.Batch.Grains.Batches;
 
 public sealed partial class BatchGrain
 {
+    private const int MaxUnwrittenFlushes = 8;
+
     private readonly SemaphoreSlim _checkpointLock = new(1, 1);
     private RunContext? _run;
 
@@ -42,6 +44,11 @@ public sealed partial class BatchGrain
             }
 
             await Task.WhenAll(workers);
+            if (run.Flush is { } flush)
+            {
+                await flush;
+            }
+
             await CheckpointAsync(run);
             if (run.Abandoned)
             {
@@ -94,9 +101,24 @@ public sealed partial class BatchGrain
 
             if (run.Finished.Count >= options.Value.FlushSize)
             {
-                await CheckpointAsync(run);
+                await FlushAsync(run);
             }
         }
+    }
+
+    /// <summary>
+    /// Starts a checkpoint in the background so workers go on running items while results are written; a
+    /// checkpoint writes everything finished so far in one statement. A worker waits only when the results
+    /// not yet written reach <see cref="MaxUnwrittenFlushes"/> slices, which bounds memory.
+    /// </summary>
+    private Task FlushAsync(RunContext run)
+    {
+        if (run.Flush is null || run.Flush.IsCompleted)
+        {
+            run.Flush = CheckpointAsync(run);
+        }
+
+        return run.Finished.Count >= options.Value.FlushSize * MaxUnwrittenFlushes ? run.Flush : Task.CompletedTask;
     }
 
     /// <summary>The item and the fetched items right after it that create, or delete, the same resource, up to the chunk size.</summary>
@@ -259,6 +281,8 @@ public sealed partial class BatchGrain
         public List<FinishedItem> Finished { get; set; } = [];
 
         public Task? Fetch { get; set; }
+
+        public Task? Flush { get; set; }
 
         public int After { get; set; } = -1;
 

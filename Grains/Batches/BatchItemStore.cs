@@ -65,20 +65,17 @@ public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gat
         return rows.Select(r => new PendingItem(r.Seq, (ItemOutcome)r.Prior, new OperationRequest(
             r.Id, r.Method, r.Path, r.Body,
             r.Headers is null ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(r.Headers),
-            batchId, r.IdempotencyKey, r.Seq))).ToList();
+            batchId, r.IdempotencyKey ?? $"{batchId}:{r.Id}"))).ToList();
     }
 
-    /// <summary>
-    /// Stores a slice of finished items' results in one statement, leaving alone any item whose result the
-    /// operation itself already stored with its effect (or that was cancelled meanwhile).
-    /// </summary>
+    /// <summary>Stores a slice of finished items' results in one statement.</summary>
     public async Task SaveResultsAsync(string batchId, IReadOnlyList<FinishedItem> finished, CancellationToken cancellationToken)
     {
         const string sql = """
             UPDATE batch_items AS b
             SET outcome = u.outcome, status = u.status, result = u.result, location = u.location
             FROM unnest(@seqs, @outcomes, @statuses, @results, @locations) AS u(seq, outcome, status, result, location)
-            WHERE b.batch_id = @batchId AND b.seq = u.seq AND b.outcome = 0
+            WHERE b.batch_id = @batchId AND b.seq = u.seq
             """;
         await ExecuteAsync(sql, new
         {

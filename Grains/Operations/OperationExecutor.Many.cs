@@ -87,27 +87,10 @@ public sealed partial class OperationExecutor
                 : (await connection.QueryAsync<ManyClaim>(session.Command(
                     ClaimManySql, new { Ords = keyed, Keys = keyed.Select(i => operations[i].IdempotencyKey!).ToArray() }, cancellationToken)))
                     .ToDictionary(c => c.Ord);
-            var storedRows = new Dictionary<int, ResourceResponse>();
-            foreach (var batch in indices.Where(i => operations[i].RecordedByBatchRow).GroupBy(i => operations[i].BatchId!))
-            {
-                var stored = await LockBatchRowsAsync(session, batch.Key, [.. batch.Select(i => operations[i].Seq!.Value)], cancellationToken);
-                foreach (var i in batch)
-                {
-                    if (stored.TryGetValue(operations[i].Seq!.Value, out var answer))
-                    {
-                        storedRows[i] = answer;
-                    }
-                }
-            }
-
             var toCreate = new List<int>(indices.Count);
             foreach (var i in indices)
             {
-                if (storedRows.TryGetValue(i, out var storedAnswer))
-                {
-                    answers[i] = storedAnswer;
-                }
-                else if (!claims.TryGetValue(i, out var claim))
+                if (!claims.TryGetValue(i, out var claim))
                 {
                     toCreate.Add(i);
                 }
@@ -137,32 +120,19 @@ public sealed partial class OperationExecutor
                 }
 
                 var records = new List<(string, byte[], ResourceResponse)>();
-                var rows = new List<(string BatchId, int Seq, ResourceResponse Response)>();
                 for (var j = 0; j < toCreate.Count; j++)
                 {
                     var i = toCreate[j];
                     answers[i] = created[j];
-                    if (created[j].Status is >= 200 and < 300)
+                    if (operations[i].IdempotencyKey is { } key && created[j].Status is >= 200 and < 300)
                     {
-                        if (operations[i].IdempotencyKey is { } key)
-                        {
-                            records.Add((key, FingerprintOf(operations[i]), created[j]));
-                        }
-                        else if (operations[i].RecordedByBatchRow)
-                        {
-                            rows.Add((operations[i].BatchId!, operations[i].Seq!.Value, created[j]));
-                        }
+                        records.Add((key, FingerprintOf(operations[i]), created[j]));
                     }
                 }
 
                 if (records.Count > 0)
                 {
                     await RecordAsync(session, records, cancellationToken);
-                }
-
-                foreach (var batch in rows.GroupBy(r => r.BatchId))
-                {
-                    await StoreBatchRowsAsync(session, batch.Key, [.. batch.Select(r => (r.Seq, r.Response))], cancellationToken);
                 }
             }
 
@@ -198,10 +168,6 @@ public sealed partial class OperationExecutor
                 if (operations[i].IdempotencyKey is { } key && routed[i].Mutates)
                 {
                     (response, keep) = await RunKeyedAsync(session, routed[i], key, FingerprintOf(operations[i]), cancellationToken);
-                }
-                else if (operations[i].RecordedByBatchRow && routed[i].Mutates)
-                {
-                    (response, keep) = await RunRecordedByRowAsync(session, routed[i], operations[i], cancellationToken);
                 }
                 else
                 {

@@ -22,7 +22,7 @@ public sealed partial class OperationGrain(OperationExecutor executor, BatchMetr
         {
             try
             {
-                response = await executor.ExecuteAsync(request, cancellationToken);
+                response = await executor.ExecuteAsync(request.Method, request.Path, request.Body, request.IdempotencyKey, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {

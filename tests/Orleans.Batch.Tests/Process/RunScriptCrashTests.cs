@@ -191,7 +191,7 @@ public sealed class RunScriptCrashTests(ITestOutputHelper output)
         }
 
         using var content = new StringContent(csv.ToString(), Encoding.UTF8, "text/csv");
-        using var response = await http.PostAsync(new Uri("/batch/users/import", UriKind.Relative), content);
+        using var response = await http.PostAsync(new Uri("/batch/users/import?concurrency=1", UriKind.Relative), content);
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"The import answered {(int)response.StatusCode}: {text}");
         return JsonDocument.Parse(text).RootElement.GetProperty("batchId").GetString()!;
@@ -344,6 +344,9 @@ public sealed class RunScriptCrashTests(ITestOutputHelper output)
             start.Environment["BATCH_GATEWAY_PORT_BASE"] = "31000";
             start.Environment["BATCH_RUN_SKIP_BUILD"] = "1";
             start.Environment["Batch__ResumeCheckPeriod"] = "00:00:05";
+
+            // Small chunks, one at a time: the import must still be early in its run when its silo is killed.
+            start.Environment["Batch__ChunkSize"] = "50";
 
             var process = new System.Diagnostics.Process { StartInfo = start };
             var run = new RunScript(process, state);

@@ -28,6 +28,9 @@ public sealed partial class BatchGrain
     [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "Batch {BatchId} cancelled; {Cancelled} items never ran")]
     private partial void LogCancelled(string batchId, int cancelled);
 
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Warning, Message = "The chunk of batch {BatchId} starting at operation {OperationId} failed (attempt {Attempt}); sending it again")]
+    private partial void LogChunkRetry(string batchId, string operationId, int attempt, Exception exception);
+
     [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "Batch {BatchId} retried: {Count} failed items run again")]
     private partial void LogRetried(string batchId, int count);
 }

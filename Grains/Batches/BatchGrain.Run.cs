@@ -8,6 +8,8 @@ namespace Orleans.Batch.Grains.Batches;
 public sealed partial class BatchGrain
 {
     private const int MaxUnwrittenFlushes = 8;
+    private const int ChunkAttempts = 6;
+    private static readonly TimeSpan ChunkRetryDelay = TimeSpan.FromSeconds(1);
 
     private readonly SemaphoreSlim _checkpointLock = new(1, 1);
     private RunContext? _run;
@@ -190,17 +192,31 @@ public sealed partial class BatchGrain
         run.Exhausted = page.Count < options.Value.PageSize;
     }
 
+    /// <summary>
+    /// Runs a chunk on its (randomly placed) grain. When the silo holding that grain dies, the chunk is sent again,
+    /// to an activation on a live silo once membership has noticed: its items' idempotency records make a second
+    /// run answer what the first one committed. Only after every attempt failed do its items fail (503).
+    /// </summary>
     private async Task<IReadOnlyList<OperationResult>> ExecuteAsync(IChunkGrain executor, List<PendingItem> chunk)
     {
-        try
+        var operations = chunk.Select(item => item.Operation).ToList();
+        for (var attempt = 1; ; attempt++)
         {
-            return await executor.ExecuteAsync([.. chunk.Select(item => item.Operation)]);
-        }
-        catch (Exception e)
-        {
-            LogExecutionFailed(BatchId, chunk[0].Operation.Id, e);
-            var problem = Problems.Unavailable("The operation could not be run to completion; retrying the batch runs it again, at most once in effect.");
-            return [.. chunk.Select(item => new OperationResult(item.Operation.Id, problem.Status, problem.Body, null))];
+            try
+            {
+                return await executor.ExecuteAsync(operations);
+            }
+            catch (Exception e) when (attempt < ChunkAttempts && _run is { Abandoned: false })
+            {
+                LogChunkRetry(BatchId, chunk[0].Operation.Id, attempt, e);
+                await Task.Delay(ChunkRetryDelay * attempt);
+            }
+            catch (Exception e)
+            {
+                LogExecutionFailed(BatchId, chunk[0].Operation.Id, e);
+                var problem = Problems.Unavailable("The operation could not be run to completion; retrying the batch runs it again, at most once in effect.");
+                return [.. chunk.Select(item => new OperationResult(item.Operation.Id, problem.Status, problem.Body, null))];
+            }
         }
     }
 

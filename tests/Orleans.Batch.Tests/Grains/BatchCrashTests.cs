@@ -9,6 +9,7 @@ using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
 using Orleans.Batch.Tests.Infrastructure;
 using Orleans.Configuration;
+using Orleans.Runtime.Messaging;
 using Orleans.TestingHost;
 using Xunit.Abstractions;
 
@@ -182,7 +183,26 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
     }
 
     private Task<SiloAddress?> ActivationAddressAsync(IBatchGrain grain) =>
-        fixture.Grains.GetGrain<IManagementGrain>(0).GetActivationAddress(grain).AsTask();
+        AfterKillAsync(() => fixture.Grains.GetGrain<IManagementGrain>(0).GetActivationAddress(grain).AsTask());
+
+    /// <summary>
+    /// A call that may still be routed through the killed silo's gateway until the client notices it is gone:
+    /// connection failures are retried for a while; anything else fails the test.
+    /// </summary>
+    private static async Task<T> AfterKillAsync<T>(Func<Task<T>> call)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (Exception e) when (attempt < 20 && e is ConnectionFailedException or SiloUnavailableException)
+            {
+                await Task.Delay(500);
+            }
+        }
+    }
 
     private static async Task<List<BatchItemResult>> ReadAllResultsAsync(IBatchGrain grain)
     {
@@ -190,7 +210,8 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
         var after = -1;
         while (true)
         {
-            var page = await grain.GetResultsAsync(after, 1000, null);
+            var position = after;
+            var page = await AfterKillAsync(() => grain.GetResultsAsync(position, 1000, null));
             Assert.NotNull(page);
             results.AddRange(page.Items);
             if (page.NextAfter is not { } next)
@@ -245,6 +266,7 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
                 ["Batch:ResumeCheckPeriod"] = "00:00:05",
                 ["Batch:HeartbeatInterval"] = "00:00:00.500",
                 ["Batch:DefaultConcurrency"] = "3",
+                ["Batch:ChunkSize"] = "10",
             })
             .Build();
 

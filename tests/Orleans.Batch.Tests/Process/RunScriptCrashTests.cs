@@ -16,8 +16,9 @@ namespace Orleans.Batch.Tests.Process;
 public sealed class RunScriptCrashTests(ITestOutputHelper output)
 {
     private const int Rows = 20_000;
-    private const int PgPort = 55512;
-    private const int RedisPort = 56459;
+    // Below the ephemeral range (32768 and up), so no outgoing connection of the test run can be holding them.
+    private const int PgPort = 25512;
+    private const int RedisPort = 26459;
     private const string Url = "http://127.0.0.1:18080";
 
     [Fact]

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Orleans.Batch.Grains.Diagnostics;
+using Orleans.Batch.Grains.Hosting;
 
 namespace Orleans.Batch.Grains.Batches;
 
@@ -13,19 +14,10 @@ public static class BatchExtensions
         services.AddOptions<BatchOptions>()
             .Bind(configuration.GetSection(BatchOptions.Section))
             .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<BatchOptions>, Validator>();
+        services.AddSingleton<IValidateOptions<BatchOptions>, SelfValidation<BatchOptions>>();
         services.AddMetrics();
         services.AddSingleton<BatchMetrics>();
         services.AddSingleton<BatchItemStore>();
         return services;
-    }
-
-    private sealed class Validator : IValidateOptions<BatchOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, BatchOptions options)
-        {
-            var failures = options.Validate().ToList();
-            return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-        }
     }
 }

@@ -1,7 +1,9 @@
+using Orleans.Batch.Grains.Hosting;
+
 namespace Orleans.Batch.Grains.Batches;
 
 /// <summary>How a silo runs batches. Bound from the <c>Batch</c> section.</summary>
-public sealed class BatchOptions
+public sealed class BatchOptions : ISelfValidating
 {
     public const string Section = "Batch";
 
@@ -39,6 +41,8 @@ public sealed class BatchOptions
     public int MaxResumeAttempts { get; set; } = 5;
 
     public int ClampConcurrency(int? requested) => Math.Clamp(requested ?? DefaultConcurrency, 1, MaxConcurrency);
+
+    IEnumerable<string> ISelfValidating.Problems() => Validate();
 
     internal IEnumerable<string> Validate()
     {

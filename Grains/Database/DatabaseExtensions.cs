@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Orleans.Batch.Grains.Hosting;
 
 namespace Orleans.Batch.Grains.Database;
 
@@ -20,18 +21,9 @@ public static class DatabaseExtensions
                 }
             })
             .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<DatabaseOptions>, DatabaseOptionsValidator>();
+        services.AddSingleton<IValidateOptions<DatabaseOptions>, SelfValidation<DatabaseOptions>>();
         services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString));
         services.AddSingleton<DatabaseGate>();
         return services;
-    }
-
-    private sealed class DatabaseOptionsValidator : IValidateOptions<DatabaseOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, DatabaseOptions options)
-        {
-            var failures = options.Validate().ToList();
-            return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-        }
     }
 }

@@ -1,9 +1,10 @@
 using Npgsql;
+using Orleans.Batch.Grains.Hosting;
 
 namespace Orleans.Batch.Grains.Database;
 
 /// <summary>How a silo reaches PostgreSQL. Bound from <c>ConnectionStrings:Postgres</c> and the <c>Database</c> section.</summary>
-public sealed class DatabaseOptions
+public sealed class DatabaseOptions : ISelfValidating
 {
     public const string Section = "Database";
 
@@ -30,6 +31,8 @@ public sealed class DatabaseOptions
             return null;
         }
     }
+
+    IEnumerable<string> ISelfValidating.Problems() => Validate();
 
     internal IEnumerable<string> Validate()
     {

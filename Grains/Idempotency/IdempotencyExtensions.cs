@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Orleans.Batch.Grains.Hosting;
 
 namespace Orleans.Batch.Grains.Idempotency;
 
@@ -12,18 +13,9 @@ public static class IdempotencyExtensions
         services.AddOptions<IdempotencyOptions>()
             .Bind(configuration.GetSection(IdempotencyOptions.Section))
             .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<IdempotencyOptions>, Validator>();
+        services.AddSingleton<IValidateOptions<IdempotencyOptions>, SelfValidation<IdempotencyOptions>>();
         services.AddSingleton<IdempotencyJanitor>();
         services.AddHostedService(sp => sp.GetRequiredService<IdempotencyJanitor>());
         return services;
-    }
-
-    private sealed class Validator : IValidateOptions<IdempotencyOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, IdempotencyOptions options)
-        {
-            var failures = options.Validate().ToList();
-            return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-        }
     }
 }

@@ -1,7 +1,9 @@
+using Orleans.Batch.Grains.Hosting;
+
 namespace Orleans.Batch.Grains.Idempotency;
 
 /// <summary>How long what an operation did is remembered under its key. Bound from the <c>Idempotency</c> section.</summary>
-public sealed class IdempotencyOptions
+public sealed class IdempotencyOptions : ISelfValidating
 {
     public const string Section = "Idempotency";
 
@@ -13,6 +15,8 @@ public sealed class IdempotencyOptions
 
     /// <summary>Longest accepted key (default 255 characters).</summary>
     public int MaxKeyLength { get; set; } = 255;
+
+    IEnumerable<string> ISelfValidating.Problems() => Validate();
 
     internal IEnumerable<string> Validate()
     {

@@ -66,6 +66,7 @@ public static class BatchEndpoints
             }
         }
 
+        var submitted = batch!;
         var claim = await Submissions.ClaimAsync(cluster, request, limits, batchId, SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length)));
         if (claim is { SameRequest: false })
         {
@@ -74,8 +75,10 @@ public static class BatchEndpoints
 
         batchId = claim?.BatchId ?? batchId;
         var grain = cluster.GetGrain<IBatchGrain>(batchId);
-        var progress = await grain.StartAsync(batch! with { Operations = [.. batch!.Operations.Select(o => o with { BatchId = batchId })] }, cancellationToken);
-        if (batch.Mode == BatchMode.Async || (batch.Mode == BatchMode.Auto && batch.Operations.Count > limits.SyncThreshold))
+        // Under a key claimed earlier, the batch already exists and this request runs nothing; items are read back
+        // from the store with their batch's own id, so the provisional id they carry here does not matter.
+        var progress = await grain.StartAsync(submitted, cancellationToken);
+        if (submitted.Mode == BatchMode.Async || (submitted.Mode == BatchMode.Auto && submitted.Operations.Count > limits.SyncThreshold))
         {
             return Accepted(progress);
         }
@@ -88,7 +91,7 @@ public static class BatchEndpoints
 
         if (!progress.IsTerminal)
         {
-            return batch.Mode == BatchMode.Sync
+            return submitted.Mode == BatchMode.Sync
                 ? TypedResults.Problem(ApiProblems.SyncTimeout(batchId, limits.SyncTimeout))
                 : Accepted(progress);
         }

@@ -1,10 +1,12 @@
 namespace Orleans.Batch.Grains.Interfaces.Operations;
 
 /// <summary>
-/// Executes a chunk of consecutive operations as set-based statements. Placed at random, so the chunks of a
-/// batch spread over every silo of the cluster instead of staying on the batch's own.
+/// Executes a chunk of consecutive items of a batch, as set-based statements where it can. Placed at random, so the
+/// chunks of a batch spread over every silo of the cluster instead of staying on the batch's own.
 /// </summary>
 public interface IChunkGrain : IGrainWithIntegerKey
 {
-    Task<IReadOnlyList<OperationResult>> ExecuteAsync(IReadOnlyList<OperationRequest> operations, CancellationToken cancellationToken = default);
+    /// <summary>Runs <paramref name="operations"/>, the items at positions <paramref name="seqs"/> of batch <paramref name="batchId"/>.</summary>
+    Task<ChunkResult> ExecuteAsync(
+        string batchId, IReadOnlyList<int> seqs, IReadOnlyList<OperationRequest> operations, CancellationToken cancellationToken = default);
 }

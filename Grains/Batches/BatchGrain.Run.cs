@@ -89,16 +89,16 @@ public sealed partial class BatchGrain
 
     private async Task WorkAsync(RunContext run, int worker)
     {
-        var single = GrainFactory.GetGrain<IOperationGrain>(0);
-        var chunks = GrainFactory.GetGrain<IChunkGrain>(worker);
+        var executor = GrainFactory.GetGrain<IChunkGrain>(worker);
         while (!run.Abandoned && !Batch.CancelRequested && await NextAsync(run) is { } first)
         {
             var chunk = TakeChunk(run, first);
-            var results = chunk.Count == 1 ? [await ExecuteAsync(single, first.Operation)] : await ExecuteAsync(chunks, chunk);
+            var answer = await ExecuteAsync(executor, chunk);
             for (var i = 0; i < chunk.Count; i++)
             {
-                var outcome = results[i].Succeeded ? ItemOutcome.Succeeded : ItemOutcome.Failed;
-                run.Finished.Add(new FinishedItem(chunk[i].Seq, chunk[i].Prior, outcome, results[i]));
+                var result = answer.Results[i];
+                var outcome = result.Succeeded ? ItemOutcome.Succeeded : ItemOutcome.Failed;
+                run.Finished.Add(new FinishedItem(chunk[i].Seq, chunk[i].Prior, outcome, result, answer.Recorded[i]));
             }
 
             if (run.Finished.Count >= options.Value.FlushSize)
@@ -182,7 +182,7 @@ public sealed partial class BatchGrain
 
     private async Task FetchAsync(RunContext run)
     {
-        var page = await store.ReadPendingAsync(BatchId, run.After, options.Value.PageSize, CancellationToken.None);
+        var page = await store.ReadPendingAsync(BatchId, run.After, Batch.Total, options.Value.PageSize, CancellationToken.None);
         foreach (var item in page)
         {
             run.Queue.Enqueue(item);
@@ -194,17 +194,18 @@ public sealed partial class BatchGrain
 
     /// <summary>
     /// Runs a chunk on its (randomly placed) grain. When the silo holding that grain dies, the chunk is sent again,
-    /// to an activation on a live silo once membership has noticed: its items' idempotency records make a second
-    /// run answer what the first one committed. Only after every attempt failed do its items fail (503).
+    /// to an activation on a live silo once membership has noticed: its items' rows make a second run answer what
+    /// the first one committed. Only after every attempt failed do its items fail (503).
     /// </summary>
-    private async Task<IReadOnlyList<OperationResult>> ExecuteAsync(IChunkGrain executor, List<PendingItem> chunk)
+    private async Task<ChunkResult> ExecuteAsync(IChunkGrain executor, List<PendingItem> chunk)
     {
+        var seqs = chunk.Select(item => item.Seq).ToList();
         var operations = chunk.Select(item => item.Operation).ToList();
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await executor.ExecuteAsync(operations);
+                return await executor.ExecuteAsync(BatchId, seqs, operations);
             }
             catch (Exception e) when (attempt < ChunkAttempts && _run is { Abandoned: false })
             {
@@ -215,22 +216,8 @@ public sealed partial class BatchGrain
             {
                 LogExecutionFailed(BatchId, chunk[0].Operation.Id, e);
                 var problem = Problems.Unavailable("The operation could not be run to completion; retrying the batch runs it again, at most once in effect.");
-                return [.. chunk.Select(item => new OperationResult(item.Operation.Id, problem.Status, problem.Body, null))];
+                return new ChunkResult([.. chunk.Select(item => new OperationResult(item.Operation.Id, problem.Status, problem.Body, null))], new bool[chunk.Count]);
             }
-        }
-    }
-
-    private async Task<OperationResult> ExecuteAsync(IOperationGrain executor, OperationRequest operation)
-    {
-        try
-        {
-            return await executor.ExecuteAsync(operation);
-        }
-        catch (Exception e)
-        {
-            LogExecutionFailed(BatchId, operation.Id, e);
-            var problem = Problems.Unavailable("The operation could not be run to completion; retrying the batch runs it again, at most once in effect.");
-            return new OperationResult(operation.Id, problem.Status, problem.Body, null);
         }
     }
 

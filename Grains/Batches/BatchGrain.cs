@@ -147,7 +147,7 @@ public sealed partial class BatchGrain(
             return null;
         }
 
-        var items = await store.ReadResultsAsync(BatchId, after, limit, outcome, cancellationToken);
+        var items = await store.ReadResultsAsync(BatchId, after, Batch.Total, limit, outcome, cancellationToken);
         return new BatchResultsPage(Progress(), items, items.Count == limit && limit > 0 ? items[^1].Seq : null);
     }
 

@@ -53,33 +53,46 @@ public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gat
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Up to <paramref name="limit"/> items not yet run, after position <paramref name="after"/>, in order.</summary>
-    public async Task<IReadOnlyList<PendingItem>> ReadPendingAsync(string batchId, int after, int limit, CancellationToken cancellationToken)
+    /// <summary>Up to <paramref name="limit"/> items not yet run, after position <paramref name="after"/> and before <paramref name="end"/>, in order.</summary>
+    public async Task<IReadOnlyList<PendingItem>> ReadPendingAsync(string batchId, int after, int end, int limit, CancellationToken cancellationToken)
     {
         const string sql = """
             SELECT seq AS Seq, prior_outcome AS Prior, op_id AS Id, method AS Method, path AS Path, body AS Body,
                    headers::text AS Headers, idempotency_key AS IdempotencyKey
-            FROM batch_items WHERE batch_id = @batchId AND outcome = 0 AND seq > @after ORDER BY seq LIMIT @limit
+            FROM batch_items WHERE batch_id = @batchId AND seq > @from AND seq <= @to AND outcome = 0 ORDER BY seq LIMIT @limit
             """;
-        var rows = await QueryAsync<PendingRow>(sql, new { batchId, after, limit }, cancellationToken);
+        var rows = await ReadWindowsAsync<PendingRow>(sql, batchId, after, end, limit, new { }, cancellationToken);
         return rows.Select(r => new PendingItem(r.Seq, (ItemOutcome)r.Prior, new OperationRequest(
             r.Id, r.Method, r.Path, r.Body,
             r.Headers is null ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(r.Headers),
-            batchId, r.IdempotencyKey ?? $"{batchId}:{r.Id}"))).ToList();
+            batchId, r.IdempotencyKey))).ToList();
     }
 
-    /// <summary>Stores a slice of finished items' results in one statement.</summary>
-    public async Task SaveResultsAsync(string batchId, IReadOnlyList<FinishedItem> finished, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores a slice of finished items' results in one statement, except those already stored with their effect.
+    /// A result never replaces one stored with an effect (a run that lost the race to another answers from it).
+    /// </summary>
+    public async Task SaveResultsAsync(string batchId, IReadOnlyList<FinishedItem> items, CancellationToken cancellationToken)
     {
         const string sql = """
             UPDATE batch_items AS b
             SET outcome = u.outcome, status = u.status, result = u.result, location = u.location
             FROM unnest(@seqs, @outcomes, @statuses, @results, @locations) AS u(seq, outcome, status, result, location)
-            WHERE b.batch_id = @batchId AND b.seq = u.seq
+            WHERE b.batch_id = @batchId AND b.seq BETWEEN @low AND @high AND b.seq = u.seq AND b.outcome IN (0, 3)
             """;
+        var finished = items.Where(f => !f.Recorded).ToList();
+        if (finished.Count == 0)
+        {
+            return;
+        }
+
+        // The range lets the plan read only the slice's part of the batch, however stale the table's statistics.
+
         await ExecuteAsync(sql, new
         {
             batchId,
+            low = finished.Min(f => f.Seq),
+            high = finished.Max(f => f.Seq),
             seqs = finished.Select(f => f.Seq).ToArray(),
             outcomes = finished.Select(f => (short)f.Outcome).ToArray(),
             statuses = finished.Select(f => (short)f.Result.Status).ToArray(),
@@ -114,18 +127,43 @@ public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gat
         """,
         new { batchId }, cancellationToken);
 
-    /// <summary>Finished items after position <paramref name="after"/>, in order, optionally of one outcome.</summary>
+    /// <summary>Finished items after position <paramref name="after"/> and before <paramref name="end"/>, in order, optionally of one outcome.</summary>
     public async Task<IReadOnlyList<BatchItemResult>> ReadResultsAsync(
-        string batchId, int after, int limit, ItemOutcome? outcome, CancellationToken cancellationToken)
+        string batchId, int after, int end, int limit, ItemOutcome? outcome, CancellationToken cancellationToken)
     {
         var sql = $"""
             SELECT seq AS Seq, outcome AS Outcome, op_id AS Id, status AS Status, result AS Result, location AS Location, source AS Source
-            FROM batch_items WHERE batch_id = @batchId AND seq > @after AND {(outcome is null ? "outcome <> 0" : "outcome = @outcome")}
+            FROM batch_items WHERE batch_id = @batchId AND seq > @from AND seq <= @to AND {(outcome is null ? "outcome <> 0" : "outcome = @outcome")}
             ORDER BY seq LIMIT @limit
             """;
-        var rows = await QueryAsync<ResultRow>(sql, new { batchId, after, limit, outcome = (short?)outcome }, cancellationToken);
+        var rows = await ReadWindowsAsync<ResultRow>(sql, batchId, after, end, limit, new { outcome = (short?)outcome }, cancellationToken);
         return rows.Select(r => new BatchItemResult(
             r.Seq, (ItemOutcome)r.Outcome, new OperationResult(r.Id, r.Status ?? 0, r.Result, r.Location), r.Source)).ToList();
+    }
+
+    /// <summary>
+    /// Reads up to <paramref name="limit"/> rows after <paramref name="after"/> a window of positions at a time, so each
+    /// statement's plan scans a bounded range of the batch even when the table's statistics lag far behind its size
+    /// (a large batch is written faster than autovacuum analyzes it). <paramref name="sql"/> takes @from, @to and @limit.
+    /// </summary>
+    private async Task<List<T>> ReadWindowsAsync<T>(
+        string sql, string batchId, int after, int end, int limit, object extra, CancellationToken cancellationToken)
+    {
+        var rows = new List<T>();
+        var window = Math.Max(4 * limit, 4096);
+        var parameters = new DynamicParameters(extra);
+        parameters.Add("batchId", batchId);
+        for (var from = after; rows.Count < limit && from < end - 1;)
+        {
+            var to = (int)Math.Min(end - 1L, (long)from + window);
+            parameters.Add("from", from);
+            parameters.Add("to", to);
+            parameters.Add("limit", limit - rows.Count);
+            rows.AddRange(await QueryAsync<T>(sql, parameters, cancellationToken));
+            from = to;
+        }
+
+        return rows;
     }
 
     public Task DeleteAsync(string batchId, CancellationToken cancellationToken) =>
@@ -171,6 +209,7 @@ public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gat
 /// <summary>An item still to run; <paramref name="Prior"/> is what it was before a retry reset it.</summary>
 public sealed record PendingItem(int Seq, ItemOutcome Prior, OperationRequest Operation);
 
-public sealed record FinishedItem(int Seq, ItemOutcome Prior, ItemOutcome Outcome, OperationResult Result);
+/// <summary>A finished item; <paramref name="Recorded"/> says its result was stored with its effect.</summary>
+public sealed record FinishedItem(int Seq, ItemOutcome Prior, ItemOutcome Outcome, OperationResult Result, bool Recorded = false);
 
 public sealed record ItemCounts(int Total, int Succeeded, int Failed, int Cancelled);

@@ -8,18 +8,19 @@ using Orleans.Placement;
 
 namespace Orleans.Batch.Grains.Operations;
 
-/// <summary>Runs chunks through <see cref="OperationExecutor.ExecuteManyAsync"/>; reentrant, so one activation serves many chunks.</summary>
+/// <summary>Runs chunks through <see cref="OperationExecutor.ExecuteManyAsync(IReadOnlyList{OperationRequest}, ItemLedger?, CancellationToken)"/>; reentrant, so one activation serves many chunks.</summary>
 [RandomPlacement, Reentrant]
 public sealed partial class ChunkGrain(OperationExecutor executor, BatchMetrics metrics, ILogger<ChunkGrain> logger) : Grain, IChunkGrain
 {
-    public async Task<IReadOnlyList<OperationResult>> ExecuteAsync(IReadOnlyList<OperationRequest> operations, CancellationToken cancellationToken = default)
+    public async Task<ChunkResult> ExecuteAsync(
+        string batchId, IReadOnlyList<int> seqs, IReadOnlyList<OperationRequest> operations, CancellationToken cancellationToken = default)
     {
-        IReadOnlyList<ResourceResponse> responses;
+        OperationExecutor.ChunkAnswers answers;
         using (metrics.StartOperations(operations.Count))
         {
             try
             {
-                responses = await executor.ExecuteManyAsync(operations, cancellationToken);
+                answers = await executor.ExecuteManyAsync(operations, new ItemLedger(batchId, seqs), cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -27,20 +28,21 @@ public sealed partial class ChunkGrain(OperationExecutor executor, BatchMetrics 
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException)
             {
-                LogChunkFailed(operations.Count, operations[0].BatchId, e);
+                LogChunkFailed(operations.Count, batchId, e);
                 var unavailable = Problems.Unavailable("The database could not be reached; the operation was not applied. Retry later.");
-                responses = [.. operations.Select(_ => unavailable)];
+                answers = new([.. operations.Select(_ => unavailable)], new bool[operations.Count]);
             }
         }
 
         var results = new OperationResult[operations.Count];
         for (var i = 0; i < results.Length; i++)
         {
-            metrics.OperationCompleted(responses[i].Status);
-            results[i] = new OperationResult(operations[i].Id, responses[i].Status, responses[i].Body, responses[i].Location);
+            var response = answers.Responses[i];
+            metrics.OperationCompleted(response.Status);
+            results[i] = new OperationResult(operations[i].Id, response.Status, response.Body, response.Location);
         }
 
-        return results;
+        return new ChunkResult(results, answers.Recorded);
     }
 
     [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "A chunk of {Count} operations of batch {BatchId} could not reach the database")]

@@ -25,9 +25,18 @@ public sealed partial class OperationExecutor
     /// everything else, and any set whose statement fails as a whole, runs one by one with a savepoint each, so
     /// no item fails its neighbours. Like the items of a batch, the items of a chunk may run in any order.
     /// </summary>
-    public async Task<IReadOnlyList<ResourceResponse>> ExecuteManyAsync(IReadOnlyList<OperationRequest> operations, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ResourceResponse>> ExecuteManyAsync(IReadOnlyList<OperationRequest> operations, CancellationToken cancellationToken) =>
+        (await ExecuteManyAsync(operations, null, cancellationToken)).Responses;
+
+    /// <summary>
+    /// As above; with a <paramref name="ledger"/>, the operations are items of a batch, and each write commits with
+    /// its result in the item's row (see <see cref="ItemLedger"/>). <c>Recorded</c>[i] says the i-th result is stored.
+    /// </summary>
+    public async Task<ChunkAnswers> ExecuteManyAsync(
+        IReadOnlyList<OperationRequest> operations, ItemLedger? ledger, CancellationToken cancellationToken)
     {
         var responses = new ResourceResponse?[operations.Count];
+        var recorded = new bool[operations.Count];
         var routed = new RoutedOperation[operations.Count];
         for (var i = 0; i < operations.Count; i++)
         {
@@ -37,11 +46,20 @@ public sealed partial class OperationExecutor
 
         if (Array.TrueForAll(responses, r => r is not null))
         {
-            return responses!;
+            return new ChunkAnswers(responses!, recorded);
         }
 
         using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        if (ledger is not null)
+        {
+            var unanswered = Enumerable.Range(0, operations.Count).Where(i => responses[i] is null).ToList();
+            foreach (var (i, stored) in await ledger.ReadFinishedAsync(new DbSession(connection), unanswered, cancellationToken))
+            {
+                (responses[i], recorded[i]) = (stored, true);
+            }
+        }
+
         // A key repeated in the chunk runs after its first use, one by one, to answer as it would in sequence.
         var firstUses = new HashSet<string>(StringComparer.Ordinal);
         var sets = Enumerable.Range(0, operations.Count)
@@ -55,26 +73,28 @@ public sealed partial class OperationExecutor
             Func<DbSession, IReadOnlyList<int>, Task<IReadOnlyList<ResourceResponse>?>> statement = group.Key.Create
                 ? (session, items) => handler.CreateManyAsync(session, [.. items.Select(i => routed[i].Creates!.Value.Body)], cancellationToken)
                 : async (session, items) => await handler.DeleteManyAsync(session, [.. items.Select(i => routed[i].Deletes!.Value.Id)], cancellationToken);
-            await TrySetAsync(connection, [.. group], statement, operations, responses, cancellationToken);
+            await TrySetAsync(connection, [.. group], statement, operations, ledger, responses, recorded, cancellationToken);
         }
 
         var rest = Enumerable.Range(0, operations.Count).Where(i => responses[i] is null).ToList();
         foreach (var slice in rest.Chunk(SavepointsPerTransaction))
         {
-            await RunWithSavepointsAsync(connection, slice, operations, routed, responses, cancellationToken);
+            await RunWithSavepointsAsync(connection, slice, operations, routed, ledger, responses, recorded, cancellationToken);
         }
 
-        return responses!;
+        return new ChunkAnswers(responses!, recorded);
     }
 
     /// <summary>
     /// Runs one set-based statement over <paramref name="indices"/> in one transaction with their idempotency
-    /// records; leaves every item unanswered (for the one-by-one path) when the statement fails as a whole.
+    /// records and item results; leaves every item unanswered (for the one-by-one path) when the statement fails as a
+    /// whole, or when another run finished one of its items first.
     /// </summary>
     private async Task TrySetAsync(
         NpgsqlConnection connection, IReadOnlyList<int> indices,
         Func<DbSession, IReadOnlyList<int>, Task<IReadOnlyList<ResourceResponse>?>> statement,
-        IReadOnlyList<OperationRequest> operations, ResourceResponse?[] responses, CancellationToken cancellationToken)
+        IReadOnlyList<OperationRequest> operations, ItemLedger? ledger, ResourceResponse?[] responses, bool[] recorded,
+        CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var session = new DbSession(connection, transaction);
@@ -134,9 +154,19 @@ public sealed partial class OperationExecutor
                 {
                     await RecordAsync(session, records, cancellationToken);
                 }
+
+                if (ledger is not null && !await ledger.TryRecordAsync(session, toCreate, created, cancellationToken))
+                {
+                    await transaction.RollbackAsync(cancellationToken);
+                    return;
+                }
             }
 
             await transaction.CommitAsync(cancellationToken);
+            if (ledger is not null)
+            {
+                toCreate.ForEach(i => recorded[i] = true);
+            }
         }
         catch (PostgresException)
         {
@@ -153,7 +183,7 @@ public sealed partial class OperationExecutor
 
     private async Task RunWithSavepointsAsync(
         NpgsqlConnection connection, IReadOnlyList<int> indices, IReadOnlyList<OperationRequest> operations,
-        RoutedOperation[] routed, ResourceResponse?[] responses, CancellationToken cancellationToken)
+        RoutedOperation[] routed, ItemLedger? ledger, ResourceResponse?[] responses, bool[] recorded, CancellationToken cancellationToken)
     {
         const string savepoint = "item";
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -181,13 +211,29 @@ public sealed partial class OperationExecutor
                 keep = false;
             }
 
+            if (!keep)
+            {
+                await transaction.RollbackAsync(savepoint, cancellationToken);
+            }
+
+            if (ledger is not null && routed[i].Mutates)
+            {
+                if (await ledger.TryRecordAsync(session, [i], [response], cancellationToken))
+                {
+                    recorded[i] = true;
+                }
+                else
+                {
+                    // Another run finished the item first: its answer stands, and this run's effect is undone.
+                    await transaction.RollbackAsync(savepoint, cancellationToken);
+                    (response, keep) = ((await ledger.ReadFinishedAsync(session, [i], cancellationToken))[i], false);
+                    recorded[i] = true;
+                }
+            }
+
             if (keep)
             {
                 await transaction.ReleaseAsync(savepoint, cancellationToken);
-            }
-            else
-            {
-                await transaction.RollbackAsync(savepoint, cancellationToken);
             }
 
             responses[i] = response;
@@ -197,6 +243,9 @@ public sealed partial class OperationExecutor
     }
 
     private static byte[] FingerprintOf(OperationRequest operation) => Fingerprint.Of(operation.Method, operation.Path, operation.Body);
+
+    /// <summary>What each operation of a chunk answered, and whether its result is already stored in its batch item.</summary>
+    public sealed record ChunkAnswers(IReadOnlyList<ResourceResponse> Responses, IReadOnlyList<bool> Recorded);
 
     private sealed record ManyClaim(int Ord, bool Locked, byte[]? Fingerprint, short? Status, string? Result, string? Location);
 }

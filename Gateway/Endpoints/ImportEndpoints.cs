@@ -93,6 +93,7 @@ public static class ImportEndpoints
         IBatchGrain grain, string batchId, PipeReader body, BatchApiOptions limits, CancellationToken cancellationToken)
     {
         await using var reader = new CsvRecordReader(body);
+        Task stored = Task.CompletedTask;
         try
         {
             var header = await reader.ReadAsync(cancellationToken);
@@ -105,10 +106,12 @@ public static class ImportEndpoints
 
             var slice = new List<BatchItem>(limits.ImportSliceSize);
             var rows = 0;
+            // One slice is stored while the next is parsed; slices are still appended one after another, in order.
             while (await reader.ReadAsync(cancellationToken) is { } record)
             {
                 if (rows == limits.MaxImportRows)
                 {
+                    await stored;
                     return (rows, ApiProblems.TooManyRows(limits.MaxImportRows));
                 }
 
@@ -116,10 +119,13 @@ public static class ImportEndpoints
                 slice.Add(UserImport.ToItem(batchId, rows, record));
                 if (slice.Count == limits.ImportSliceSize)
                 {
-                    await grain.AppendAsync(rows - slice.Count, slice, cancellationToken);
+                    await stored;
+                    stored = grain.AppendAsync(rows - slice.Count, slice, cancellationToken);
                     slice = new List<BatchItem>(limits.ImportSliceSize);
                 }
             }
+
+            await stored;
 
             if (rows == 0)
             {
@@ -134,6 +140,11 @@ public static class ImportEndpoints
         catch (CsvFormatException e)
         {
             return (0, ApiProblems.InvalidCsv(e.Line, e.Message));
+        }
+        finally
+        {
+            // Whatever ends the upload, no append is still running when the caller aborts the batch.
+            await Task.WhenAny(stored);
         }
     }
 

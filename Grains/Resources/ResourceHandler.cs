@@ -254,7 +254,9 @@ public sealed record ResourcePage<TEntity>(
 /// <summary>
 /// A set-based create: <paramref name="Sql"/> inserts every given row it can, skipping those that violate
 /// <paramref name="UniqueConstraint"/>, and returns <c>ord</c> (the row's position in the call) followed by the
-/// entity's columns, starting with <c>id</c>, for each row it inserted.
+/// entity's columns, starting with <c>id</c>, for each row it inserted. It skips taken values by looking them up,
+/// not with ON CONFLICT, whose speculative insertion costs far more per row; a row a concurrent transaction takes
+/// meanwhile fails the statement, and the caller falls back to one row at a time.
 /// </summary>
 public sealed record BulkInsert(string Sql, Func<IReadOnlyList<(int Ord, object Fields)>, object> Build, string UniqueConstraint)
 {

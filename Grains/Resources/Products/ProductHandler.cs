@@ -34,13 +34,12 @@ public sealed class ProductHandler
     protected override BulkInsert Bulk { get; } = new(
         $"""
         WITH input AS (SELECT * FROM unnest(@Ords, @Skus, @Names, @Prices) AS t(ord, sku, name, price)),
-        ins AS (
-            INSERT INTO products (sku, name, price) SELECT sku, name, price FROM input ORDER BY ord
-            ON CONFLICT (sku) DO NOTHING
-            RETURNING {Select})
-        SELECT DISTINCT ON (ins.sku) i.ord, ins.*
-        FROM ins JOIN input i ON i.sku = ins.sku
-        ORDER BY ins.sku, i.ord
+        fresh AS (
+            SELECT DISTINCT ON (i.sku) i.ord, i.sku, i.name, i.price FROM input i
+            WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = i.sku)
+            ORDER BY i.sku, i.ord),
+        ins AS (INSERT INTO products (sku, name, price) SELECT sku, name, price FROM fresh ORDER BY ord RETURNING {Select})
+        SELECT f.ord, ins.* FROM ins JOIN fresh f ON f.sku = ins.sku
         """,
         rows => new
         {

@@ -29,13 +29,12 @@ public sealed class UserHandler
     protected override BulkInsert Bulk { get; } = new(
         $"""
         WITH input AS (SELECT * FROM unnest(@Ords, @Emails, @Names) AS t(ord, email, name)),
-        ins AS (
-            INSERT INTO users (email, name) SELECT email, name FROM input ORDER BY ord
-            ON CONFLICT ((lower(email))) DO NOTHING
-            RETURNING {Select})
-        SELECT DISTINCT ON (lower(ins.email)) i.ord, ins.*
-        FROM ins JOIN input i ON lower(i.email) = lower(ins.email)
-        ORDER BY lower(ins.email), i.ord
+        fresh AS (
+            SELECT DISTINCT ON (lower(i.email)) i.ord, i.email, i.name FROM input i
+            WHERE NOT EXISTS (SELECT 1 FROM users u WHERE lower(u.email) = lower(i.email))
+            ORDER BY lower(i.email), i.ord),
+        ins AS (INSERT INTO users (email, name) SELECT email, name FROM fresh ORDER BY ord RETURNING {Select})
+        SELECT f.ord, ins.* FROM ins JOIN fresh f ON lower(f.email) = lower(ins.email)
         """,
         rows => new
         {

@@ -224,9 +224,11 @@ public sealed partial class OperationExecutor
                 }
                 else
                 {
-                    // Another run finished the item first: its answer stands, and this run's effect is undone.
+                    // Another run finished the item first: its answer stands, and this run's effect is undone. (No row
+                    // at all: the batch is gone, which only happens to a batch that never started.)
                     await transaction.RollbackAsync(savepoint, cancellationToken);
-                    (response, keep) = ((await ledger.ReadFinishedAsync(session, [i], cancellationToken))[i], false);
+                    var stored = await ledger.ReadFinishedAsync(session, [i], cancellationToken);
+                    (response, keep) = (stored.GetValueOrDefault(i) ?? Problems.Cancelled(), false);
                     recorded[i] = true;
                 }
             }

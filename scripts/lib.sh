@@ -115,6 +115,10 @@ unix_socket_directories = '${sock//\'/\'\'}'
 max_connections = 200
 shared_buffers = 256MB
 synchronous_commit = ${BATCH_PG_SYNCHRONOUS_COMMIT:-on}
+# Bulk writes: fewer checkpoints, so fewer full-page images in the WAL, and those compressed.
+max_wal_size = 4GB
+checkpoint_timeout = 15min
+wal_compression = lz4
 CONF
   chown postgres: "$data/orleans_batch.conf"
 }

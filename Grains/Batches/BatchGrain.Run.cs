@@ -123,7 +123,7 @@ public sealed partial class BatchGrain
         return run.Finished.Count >= options.Value.FlushSize * MaxUnwrittenFlushes ? run.Flush : Task.CompletedTask;
     }
 
-    /// <summary>The item and the fetched items right after it that create, or delete, the same resource, up to the chunk size.</summary>
+    /// <summary>The item and the fetched items right after it that create, update, or delete, the same resource, up to the chunk size.</summary>
     private List<PendingItem> TakeChunk(RunContext run, PendingItem first)
     {
         var chunk = new List<PendingItem> { first };
@@ -141,10 +141,14 @@ public sealed partial class BatchGrain
         return chunk;
     }
 
-    /// <summary>What a set-based statement could run this operation with: "POST /users", "DELETE /users", or null.</summary>
+    /// <summary>
+    /// What a set-based statement could run this operation with: "POST /users", "PUT/PATCH /users" (one statement
+    /// runs both), "DELETE /users", or null.
+    /// </summary>
     private static string? SetKind(OperationRequest operation) => operation.Method switch
     {
         "POST" => $"POST {operation.Path}",
+        "PUT" or "PATCH" when operation.Path.LastIndexOf('/') is > 0 and var slash => $"PUT/PATCH {operation.Path[..slash]}",
         "DELETE" when operation.Path.LastIndexOf('/') is > 0 and var slash => $"DELETE {operation.Path[..slash]}",
         _ => null,
     };

@@ -20,7 +20,7 @@ public sealed class BatchOptions : ISelfValidating
     public int PageSize { get; set; } = 1000;
 
     /// <summary>
-    /// Consecutive creates of one resource sent as one chunk, run as one set-based statement on a silo picked at
+    /// Consecutive creates, updates or deletes of one resource sent as one chunk, run as one set-based statement on a silo picked at
     /// random; 1 runs every item on its own (default 500). The batch's concurrency counts chunks in flight.
     /// </summary>
     public int ChunkSize { get; set; } = 500;

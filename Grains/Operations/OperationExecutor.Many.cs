@@ -21,7 +21,8 @@ public sealed partial class OperationExecutor
 
     /// <summary>
     /// Runs a chunk of operations on one connection, answering each exactly as <see cref="ExecuteAsync"/> would.
-    /// Creates, and deletes, of one resource run as one set-based statement, in one transaction with their idempotency records;
+    /// Creates, updates (PUT and PATCH alike), and deletes, of one resource run as one set-based statement each, in one
+    /// transaction with their idempotency records;
     /// everything else, and any set whose statement fails as a whole, runs one by one with a savepoint each, so
     /// no item fails its neighbours. Like the items of a batch, the items of a chunk may run in any order.
     /// </summary>
@@ -63,16 +64,13 @@ public sealed partial class OperationExecutor
         // A key repeated in the chunk runs after its first use, one by one, to answer as it would in sequence.
         var firstUses = new HashSet<string>(StringComparer.Ordinal);
         var sets = Enumerable.Range(0, operations.Count)
-            .Where(i => responses[i] is null && (routed[i].Creates is not null || routed[i].Deletes is not null)
+            .Where(i => responses[i] is null && SetOf(routed[i]) is not null
                 && (operations[i].IdempotencyKey is not { } key || firstUses.Add(key)))
             .ToList()
-            .GroupBy(i => (Handler: routed[i].Creates?.Handler ?? routed[i].Deletes!.Value.Handler, Create: routed[i].Creates is not null));
+            .GroupBy(i => SetOf(routed[i])!.Value);
         foreach (var group in sets)
         {
-            var handler = group.Key.Handler;
-            Func<DbSession, IReadOnlyList<int>, Task<IReadOnlyList<ResourceResponse>?>> statement = group.Key.Create
-                ? (session, items) => handler.CreateManyAsync(session, [.. items.Select(i => routed[i].Creates!.Value.Body)], cancellationToken)
-                : async (session, items) => await handler.DeleteManyAsync(session, [.. items.Select(i => routed[i].Deletes!.Value.Id)], cancellationToken);
+            var statement = Statement(group.Key.Handler, group.Key.Kind, routed, cancellationToken);
             await TrySetAsync(connection, [.. group], statement, operations, ledger, responses, recorded, cancellationToken);
         }
 
@@ -107,12 +105,12 @@ public sealed partial class OperationExecutor
                 : (await connection.QueryAsync<ManyClaim>(session.Command(
                     ClaimManySql, new { Ords = keyed, Keys = keyed.Select(i => operations[i].IdempotencyKey!).ToArray() }, cancellationToken)))
                     .ToDictionary(c => c.Ord);
-            var toCreate = new List<int>(indices.Count);
+            var toRun = new List<int>(indices.Count);
             foreach (var i in indices)
             {
                 if (!claims.TryGetValue(i, out var claim))
                 {
-                    toCreate.Add(i);
+                    toRun.Add(i);
                 }
                 else if (!claim.Locked)
                 {
@@ -126,27 +124,27 @@ public sealed partial class OperationExecutor
                 }
                 else
                 {
-                    toCreate.Add(i);
+                    toRun.Add(i);
                 }
             }
 
-            if (toCreate.Count > 0)
+            if (toRun.Count > 0)
             {
-                var created = await statement(session, toCreate);
-                if (created is null)
+                var answered = await statement(session, toRun);
+                if (answered is null)
                 {
                     await transaction.RollbackAsync(cancellationToken);
                     return;
                 }
 
                 var records = new List<(string, byte[], ResourceResponse)>();
-                for (var j = 0; j < toCreate.Count; j++)
+                for (var j = 0; j < toRun.Count; j++)
                 {
-                    var i = toCreate[j];
-                    answers[i] = created[j];
-                    if (operations[i].IdempotencyKey is { } key && created[j].Status is >= 200 and < 300)
+                    var i = toRun[j];
+                    answers[i] = answered[j];
+                    if (operations[i].IdempotencyKey is { } key && answered[j].Status is >= 200 and < 300)
                     {
-                        records.Add((key, FingerprintOf(operations[i]), created[j]));
+                        records.Add((key, FingerprintOf(operations[i]), answered[j]));
                     }
                 }
 
@@ -155,7 +153,7 @@ public sealed partial class OperationExecutor
                     await RecordAsync(session, records, cancellationToken);
                 }
 
-                if (ledger is not null && !await ledger.TryRecordAsync(session, toCreate, created, cancellationToken))
+                if (ledger is not null && !await ledger.TryRecordAsync(session, toRun, answered, cancellationToken))
                 {
                     await transaction.RollbackAsync(cancellationToken);
                     return;
@@ -165,7 +163,7 @@ public sealed partial class OperationExecutor
             await transaction.CommitAsync(cancellationToken);
             if (ledger is not null)
             {
-                toCreate.ForEach(i => recorded[i] = true);
+                toRun.ForEach(i => recorded[i] = true);
             }
         }
         catch (PostgresException)
@@ -244,10 +242,35 @@ public sealed partial class OperationExecutor
         await transaction.CommitAsync(cancellationToken);
     }
 
+    /// <summary>The set-based statement an operation could join, by resource and kind; null when it runs on its own.</summary>
+    private static (IResourceHandler Handler, SetKind Kind)? SetOf(RoutedOperation routed) =>
+        routed.Creates is { } create ? (create.Handler, SetKind.Create)
+        : routed.Updates is { } update ? (update.Handler, SetKind.Update)
+        : routed.Deletes is { } delete ? (delete.Handler, SetKind.Delete)
+        : null;
+
+    private static Func<DbSession, IReadOnlyList<int>, Task<IReadOnlyList<ResourceResponse>?>> Statement(
+        IResourceHandler handler, SetKind kind, RoutedOperation[] routed, CancellationToken cancellationToken) => kind switch
+        {
+            SetKind.Create => (session, items) =>
+                handler.CreateManyAsync(session, [.. items.Select(i => routed[i].Creates!.Value.Body)], cancellationToken),
+            SetKind.Update => (session, items) =>
+                handler.UpdateManyAsync(session, [.. items.Select(i => routed[i].Updates!.Value.Update)], cancellationToken),
+            _ => async (session, items) =>
+                await handler.DeleteManyAsync(session, [.. items.Select(i => routed[i].Deletes!.Value.Id)], cancellationToken),
+        };
+
     private static byte[] FingerprintOf(OperationRequest operation) => Fingerprint.Of(operation.Method, operation.Path, operation.Body);
 
     /// <summary>What each operation of a chunk answered, and whether its result is already stored in its batch item.</summary>
     public sealed record ChunkAnswers(IReadOnlyList<ResourceResponse> Responses, IReadOnlyList<bool> Recorded);
+
+    private enum SetKind
+    {
+        Create,
+        Update,
+        Delete,
+    }
 
     private sealed record ManyClaim(int Ord, bool Locked, byte[]? Fingerprint, short? Status, string? Result, string? Location);
 }

@@ -20,6 +20,14 @@ public interface IResourceHandler
     /// </summary>
     Task<IReadOnlyList<ResourceResponse>?> CreateManyAsync(DbSession session, IReadOnlyList<JsonElement> bodies, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Updates many in one set-based statement, answering each exactly as <see cref="UpdateAsync"/> would when run in
+    /// the given order (200, 400, 404, or 409 for a unique conflict, with the database or an earlier update of the
+    /// same call); null when only running them one by one answers that way (the same id twice, a unique value
+    /// moving between rows of the call), or when this resource has no set-based update.
+    /// </summary>
+    Task<IReadOnlyList<ResourceResponse>?> UpdateManyAsync(DbSession session, IReadOnlyList<ItemUpdate> updates, CancellationToken cancellationToken);
+
     /// <summary>Deletes many in one statement, answering each id as <see cref="DeleteAsync"/> would (204, or 404 when absent).</summary>
     Task<IReadOnlyList<ResourceResponse>> DeleteManyAsync(DbSession session, IReadOnlyList<long> ids, CancellationToken cancellationToken);
 
@@ -29,3 +37,6 @@ public interface IResourceHandler
 
     Task<ResourceResponse> DeleteAsync(DbSession session, long id, CancellationToken cancellationToken);
 }
+
+/// <summary>A PUT (<paramref name="Partial"/> false) or PATCH (true) of the item <paramref name="Id"/> with <paramref name="Body"/>.</summary>
+public sealed record ItemUpdate(long Id, JsonElement Body, bool Partial);

@@ -12,7 +12,7 @@ namespace Orleans.Batch.Grains.Resources;
 /// </summary>
 /// <typeparam name="TEntity">The row as returned to clients.</typeparam>
 /// <typeparam name="TFields">The writable fields; null means "not given" (and, on PATCH, "unchanged").</typeparam>
-public abstract class ResourceHandler<TEntity, TFields> : IResourceHandler
+public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandler
     where TEntity : class
     where TFields : class
 {
@@ -41,6 +41,9 @@ public abstract class ResourceHandler<TEntity, TFields> : IResourceHandler
 
     /// <summary>The set-based create of this resource, or null when it has none.</summary>
     protected virtual BulkInsert? Bulk => null;
+
+    /// <summary>The set-based update of this resource, or null when it has none.</summary>
+    protected virtual BulkUpdate? BulkUpdate => null;
 
     protected abstract TFields ReadFields(FieldReader fields, bool creating);
 

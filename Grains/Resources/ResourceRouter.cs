@@ -37,7 +37,7 @@ public sealed class ResourceRouter
             return method switch
             {
                 "GET" => RoutedOperation.Read((s, ct) => handler.ListAsync(s, query, ct)),
-                "POST" => WithBody(body, b => (s, ct) => handler.CreateAsync(s, b, ct), creates: handler),
+                "POST" => WithBody(body, b => RoutedOperation.Write((s, ct) => handler.CreateAsync(s, b, ct)) with { Creates = (handler, b) }),
                 _ => RoutedOperation.Answer(Problems.MethodNotAllowed(method, route, CollectionMethods)),
             };
         }
@@ -50,8 +50,8 @@ public sealed class ResourceRouter
         return method switch
         {
             "GET" => RoutedOperation.Read((s, ct) => handler.GetAsync(s, id, ct)),
-            "PUT" => WithBody(body, b => (s, ct) => handler.UpdateAsync(s, id, b, partial: false, ct)),
-            "PATCH" => WithBody(body, b => (s, ct) => handler.UpdateAsync(s, id, b, partial: true, ct)),
+            "PUT" => WithBody(body, b => Update(handler, new ItemUpdate(id, b, Partial: false))),
+            "PATCH" => WithBody(body, b => Update(handler, new ItemUpdate(id, b, Partial: true))),
             "DELETE" => RoutedOperation.Write((s, ct) => handler.DeleteAsync(s, id, ct)) with { Deletes = (handler, id) },
             _ => RoutedOperation.Answer(Problems.MethodNotAllowed(method, route, ItemMethods)),
         };
@@ -64,8 +64,11 @@ public sealed class ResourceRouter
         return routed.Immediate is { } answer ? Task.FromResult(answer) : routed.Run!(session, cancellationToken);
     }
 
-    private static RoutedOperation WithBody(
-        string? body, Func<JsonElement, Func<DbSession, CancellationToken, Task<ResourceResponse>>> handle, IResourceHandler? creates = null)
+    private static RoutedOperation Update(IResourceHandler handler, ItemUpdate update) =>
+        RoutedOperation.Write((s, ct) => handler.UpdateAsync(s, update.Id, update.Body, update.Partial, ct)) with { Updates = (handler, update) };
+
+    /// <summary>The operation <paramref name="route"/> makes of the parsed body, or the answer to a missing or malformed one.</summary>
+    private static RoutedOperation WithBody(string? body, Func<JsonElement, RoutedOperation> route)
     {
         if (string.IsNullOrWhiteSpace(body))
         {
@@ -89,7 +92,7 @@ public sealed class ResourceRouter
                 Problems.MalformedBody($"The body must be a JSON object, not {root.ValueKind.ToString().ToLowerInvariant()}."));
         }
 
-        return RoutedOperation.Write(handle(root)) with { Creates = creates is null ? null : (creates, root) };
+        return route(root);
     }
 
     private static (string Route, IReadOnlyDictionary<string, string> Query) SplitQuery(string path)

@@ -5,12 +5,14 @@ namespace Orleans.Batch.Grains.Resources;
 /// <summary>A routed operation: an answer known without the database, or the handler call to run.</summary>
 /// <param name="Creates">For a create, the handler and the body, so consecutive creates can run as one statement.</param>
 /// <param name="Deletes">For a delete, the handler and the id, so consecutive deletes can run as one statement.</param>
+/// <param name="Updates">For a PUT or PATCH, the handler and the update, so consecutive updates can run as one statement.</param>
 public sealed record RoutedOperation(
     ResourceResponse? Immediate,
     Func<DbSession, CancellationToken, Task<ResourceResponse>>? Run,
     bool Mutates,
     (IResourceHandler Handler, System.Text.Json.JsonElement Body)? Creates = null,
-    (IResourceHandler Handler, long Id)? Deletes = null)
+    (IResourceHandler Handler, long Id)? Deletes = null,
+    (IResourceHandler Handler, ItemUpdate Update)? Updates = null)
 {
     public static RoutedOperation Answer(ResourceResponse response) => new(response, null, false);
 

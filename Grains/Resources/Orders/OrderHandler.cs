@@ -43,6 +43,23 @@ public sealed class OrderHandler
         new("status", "status = @status", raw => Statuses.Contains(raw) ? raw : null, "Must be one of pending, paid, shipped, cancelled."),
     ];
 
+    /// <summary>Without a unique value to check: a missing reference fails the statement, and its items run one by one.</summary>
+    protected override BulkUpdate BulkUpdate { get; } = new(
+        $"""
+        UPDATE orders AS t SET user_id = COALESCE(u.new_user_id, t.user_id), product_id = COALESCE(u.new_product_id, t.product_id),
+            quantity = COALESCE(u.new_quantity, t.quantity), status = COALESCE(u.new_status, t.status)
+        FROM unnest(@Ids, @UserIds, @ProductIds, @Quantities, @Statuses) AS u(row_id, new_user_id, new_product_id, new_quantity, new_status)
+        WHERE t.id = u.row_id RETURNING {Select}
+        """,
+        rows => new
+        {
+            Ids = rows.Select(r => r.Id).ToArray(),
+            UserIds = rows.Select(r => ((OrderFields)r.Fields).UserId).ToArray(),
+            ProductIds = rows.Select(r => ((OrderFields)r.Fields).ProductId).ToArray(),
+            Quantities = rows.Select(r => ((OrderFields)r.Fields).Quantity).ToArray(),
+            Statuses = rows.Select(r => ((OrderFields)r.Fields).Status).ToArray(),
+        });
+
     protected override OrderFields ReadFields(FieldReader fields, bool creating)
     {
         var userId = fields.Int64("userId", 1);

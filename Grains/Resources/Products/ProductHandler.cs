@@ -50,6 +50,22 @@ public sealed class ProductHandler
         },
         "ux_products_sku");
 
+    protected override BulkUpdate BulkUpdate { get; } = new(
+        $"""
+        UPDATE products AS t
+        SET sku = COALESCE(u.new_sku, t.sku), name = COALESCE(u.new_name, t.name), price = COALESCE(u.new_price, t.price)
+        FROM unnest(@Ids, @Skus, @Names, @Prices) AS u(row_id, new_sku, new_name, new_price)
+        WHERE t.id = u.row_id RETURNING {Select}
+        """,
+        rows => new
+        {
+            Ids = rows.Select(r => r.Id).ToArray(),
+            Skus = rows.Select(r => ((ProductFields)r.Fields).Sku).ToArray(),
+            Names = rows.Select(r => ((ProductFields)r.Fields).Name).ToArray(),
+            Prices = rows.Select(r => ((ProductFields)r.Fields).Price).ToArray(),
+        },
+        new UniqueKey("sku", column => column, fields => ((ProductFields)fields).Sku, "ux_products_sku"));
+
     protected override ProductFields ReadFields(FieldReader fields, bool creating) => new(
         fields.String("sku", MaxSkuLength),
         fields.String("name", MaxNameLength),

@@ -44,6 +44,20 @@ public sealed class UserHandler
         },
         "ux_users_email");
 
+    protected override BulkUpdate BulkUpdate { get; } = new(
+        $"""
+        UPDATE users AS t SET email = COALESCE(u.new_email, t.email), name = COALESCE(u.new_name, t.name)
+        FROM unnest(@Ids, @Emails, @Names) AS u(row_id, new_email, new_name)
+        WHERE t.id = u.row_id RETURNING {Select}
+        """,
+        rows => new
+        {
+            Ids = rows.Select(r => r.Id).ToArray(),
+            Emails = rows.Select(r => ((UserFields)r.Fields).Email).ToArray(),
+            Names = rows.Select(r => ((UserFields)r.Fields).Name).ToArray(),
+        },
+        new UniqueKey("email", column => $"lower({column})", fields => ((UserFields)fields).Email, "ux_users_email"));
+
     protected override IReadOnlyList<ListFilter> Filters { get; } =
         [ListFilter.Text("email", "lower(email) = lower(@email)")];
 

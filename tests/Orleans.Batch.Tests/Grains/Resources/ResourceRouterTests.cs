@@ -101,6 +101,38 @@ public sealed class ResourceRouterTests
         Assert.Equal("""{"name":"c"}""", call.Body);
     }
 
+    [Theory]
+    [InlineData("PUT", false)]
+    [InlineData("patch", true)]
+    public void Route_UpdateItem_DescribesTheUpdateForASetBasedStatement(string method, bool partial)
+    {
+        var routed = _router.Route(method, "/widgets/7", """{"name":"d"}""");
+
+        var (handler, update) = Assert.NotNull(routed.Updates);
+        Assert.Same(_widgets, handler);
+        Assert.Equal((7L, partial), (update.Id, update.Partial));
+        Assert.Equal("""{"name":"d"}""", update.Body.GetRawText());
+        Assert.Null(routed.Creates);
+        Assert.Null(routed.Deletes);
+    }
+
+    [Theory]
+    [InlineData("POST", "/widgets")]
+    [InlineData("GET", "/widgets/7")]
+    [InlineData("DELETE", "/widgets/7")]
+    [InlineData("PATCH", "/widgets/0")]
+    public void Route_NotAnUpdate_DescribesNoUpdate(string method, string path) =>
+        Assert.Null(_router.Route(method, path, """{"name":"e"}""").Updates);
+
+    [Fact]
+    public void Route_UpdateWithMalformedBody_IsAnsweredWithoutAnUpdate()
+    {
+        var routed = _router.Route("PATCH", "/widgets/7", "[1]");
+
+        Assert.Equal(400, routed.Immediate?.Status);
+        Assert.Null(routed.Updates);
+    }
+
     [Fact]
     public async Task RouteAsync_DeleteItem_CallsDelete()
     {
@@ -397,6 +429,9 @@ public sealed class ResourceRouterTests
 
         public Task<IReadOnlyList<ResourceResponse>?> CreateManyAsync(DbSession session, IReadOnlyList<JsonElement> bodies, CancellationToken cancellationToken) =>
             Task.FromResult<IReadOnlyList<ResourceResponse>?>(null);
+
+        public Task<IReadOnlyList<ResourceResponse>?> UpdateManyAsync(DbSession session, IReadOnlyList<ItemUpdate> updates, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
 
         public Task<IReadOnlyList<ResourceResponse>> DeleteManyAsync(DbSession session, IReadOnlyList<long> ids, CancellationToken cancellationToken) =>
             throw new NotSupportedException();

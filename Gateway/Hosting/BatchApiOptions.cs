@@ -23,8 +23,8 @@ public sealed class BatchApiOptions
     /// <summary>Longest accepted idempotency key, per operation or in the Idempotency-Key header (default 255).</summary>
     public int MaxIdempotencyKeyLength { get; set; } = 255;
 
-    /// <summary>CSV rows sent to the batch in one call while an import uploads (default 1,000).</summary>
-    public int ImportSliceSize { get; set; } = 1000;
+    /// <summary>CSV rows sent to the batch in one call while an import uploads (default 5,000).</summary>
+    public int ImportSliceSize { get; set; } = 5000;
 
     /// <summary>Largest CSV upload in bytes (default 1 GiB); more is a 413.</summary>
     public long MaxImportBytes { get; set; } = 1L << 30;

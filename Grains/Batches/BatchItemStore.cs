@@ -12,9 +12,19 @@ namespace Orleans.Batch.Grains.Batches;
 public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gate)
 {
     private const string Copy = """
-        COPY batch_items (batch_id, seq, op_id, method, path, body, headers, idempotency_key, source, outcome, preset, status, result, location)
+        COPY batch_items (batch_id, seq, op_id, method, path, body, headers, idempotency_key, source, preset)
         FROM STDIN (FORMAT BINARY)
         """;
+
+    private const string InsertResultsSql = """
+        INSERT INTO batch_results (batch_id, seq, outcome, status, result, location)
+        SELECT @batchId, u.seq, u.outcome, u.status, u.result, u.location
+        FROM unnest(@seqs, @outcomes, @statuses, @results, @locations) AS u(seq, outcome, status, result, location)
+        """;
+
+    // A scalar subquery, not NOT EXISTS: PostgreSQL never turns it into a join, so each item is one primary-key probe
+    // whatever the statistics say. (An anti-join planned from stale statistics compared every pair of the range.)
+    private const string NoResult = "(SELECT 1 FROM batch_results r WHERE r.batch_id = i.batch_id AND r.seq = i.seq) IS NULL";
 
     /// <summary>Stores items at positions from <paramref name="firstSeq"/>, replacing any stored there before (so a repeated append is harmless).</summary>
     public async Task AppendAsync(string batchId, int firstSeq, IReadOnlyList<BatchItem> items, CancellationToken cancellationToken)
@@ -23,7 +33,10 @@ public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gat
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM batch_items WHERE batch_id = @batchId AND seq >= @firstSeq AND seq < @end",
+            """
+            DELETE FROM batch_items WHERE batch_id = @batchId AND seq >= @firstSeq AND seq < @end;
+            DELETE FROM batch_results WHERE batch_id = @batchId AND seq >= @firstSeq AND seq < @end;
+            """,
             new { batchId, firstSeq, end = firstSeq + items.Count }, transaction, cancellationToken: cancellationToken));
         await using (var writer = await connection.BeginBinaryImportAsync(Copy, cancellationToken))
         {
@@ -40,14 +53,24 @@ public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gat
                 await WriteNullableAsync(writer, operation.Headers is null ? null : JsonSerializer.Serialize(operation.Headers), NpgsqlDbType.Jsonb, cancellationToken);
                 await WriteNullableAsync(writer, operation.IdempotencyKey, NpgsqlDbType.Text, cancellationToken);
                 await WriteNullableAsync(writer, source?.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text, cancellationToken);
-                await writer.WriteAsync((short)(rejected is null ? ItemOutcome.Pending : ItemOutcome.Failed), NpgsqlDbType.Smallint, cancellationToken);
                 await writer.WriteAsync(rejected is not null, NpgsqlDbType.Boolean, cancellationToken);
-                await WriteNullableAsync(writer, rejected is null ? null : (short?)rejected.Status, NpgsqlDbType.Smallint, cancellationToken);
-                await WriteNullableAsync(writer, rejected?.Body, NpgsqlDbType.Text, cancellationToken);
-                await WriteNullableAsync(writer, rejected?.Location, NpgsqlDbType.Text, cancellationToken);
             }
 
             await writer.CompleteAsync(cancellationToken);
+        }
+
+        var preset = Enumerable.Range(0, items.Count).Where(i => items[i].Rejected is not null).ToList();
+        if (preset.Count > 0)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(InsertResultsSql, new
+            {
+                batchId,
+                seqs = preset.Select(i => firstSeq + i).ToArray(),
+                outcomes = preset.Select(_ => (short)ItemOutcome.Failed).ToArray(),
+                statuses = preset.Select(i => (short)items[i].Rejected!.Status).ToArray(),
+                results = preset.Select(i => items[i].Rejected!.Body).ToArray(),
+                locations = preset.Select(i => items[i].Rejected!.Location).ToArray(),
+            }, transaction, cancellationToken: cancellationToken));
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -56,10 +79,10 @@ public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gat
     /// <summary>Up to <paramref name="limit"/> items not yet run, after position <paramref name="after"/> and before <paramref name="end"/>, in order.</summary>
     public async Task<IReadOnlyList<PendingItem>> ReadPendingAsync(string batchId, int after, int end, int limit, CancellationToken cancellationToken)
     {
-        const string sql = """
+        const string sql = $"""
             SELECT seq AS Seq, prior_outcome AS Prior, op_id AS Id, method AS Method, path AS Path, body AS Body,
                    headers::text AS Headers, idempotency_key AS IdempotencyKey
-            FROM batch_items WHERE batch_id = @batchId AND seq > @from AND seq <= @to AND outcome = 0 ORDER BY seq LIMIT @limit
+            FROM batch_items i WHERE batch_id = @batchId AND seq > @from AND seq <= @to AND {NoResult} ORDER BY seq LIMIT @limit
             """;
         var rows = await ReadWindowsAsync<PendingRow>(sql, batchId, after, end, limit, new { }, cancellationToken);
         return rows.Select(r => new PendingItem(r.Seq, (ItemOutcome)r.Prior, new OperationRequest(
@@ -70,29 +93,24 @@ public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gat
 
     /// <summary>
     /// Stores a slice of finished items' results in one statement, except those already stored with their effect.
-    /// A result never replaces one stored with an effect (a run that lost the race to another answers from it).
+    /// A result replaces only a cancellation, never a result stored with an effect (a run that lost the race to
+    /// another answers from it).
     /// </summary>
     public async Task SaveResultsAsync(string batchId, IReadOnlyList<FinishedItem> items, CancellationToken cancellationToken)
     {
-        const string sql = """
-            UPDATE batch_items AS b
-            SET outcome = u.outcome, status = u.status, result = u.result, location = u.location
-            FROM unnest(@seqs, @outcomes, @statuses, @results, @locations) AS u(seq, outcome, status, result, location)
-            WHERE b.batch_id = @batchId AND b.seq BETWEEN @low AND @high AND b.seq = u.seq AND b.outcome IN (0, 3)
-            """;
         var finished = items.Where(f => !f.Recorded).ToList();
         if (finished.Count == 0)
         {
             return;
         }
 
-        // The range lets the plan read only the slice's part of the batch, however stale the table's statistics.
-
-        await ExecuteAsync(sql, new
+        await ExecuteAsync(InsertResultsSql + " " + """
+            ON CONFLICT (batch_id, seq) DO UPDATE
+            SET outcome = EXCLUDED.outcome, status = EXCLUDED.status, result = EXCLUDED.result, location = EXCLUDED.location
+            WHERE batch_results.outcome = 3
+            """, new
         {
             batchId,
-            low = finished.Min(f => f.Seq),
-            high = finished.Max(f => f.Seq),
             seqs = finished.Select(f => f.Seq).ToArray(),
             outcomes = finished.Select(f => (short)f.Outcome).ToArray(),
             statuses = finished.Select(f => (short)f.Result.Status).ToArray(),
@@ -104,26 +122,34 @@ public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gat
     /// <summary>Counts by outcome; an item reset for retry still counts as failed until it finishes again.</summary>
     public async Task<ItemCounts> CountAsync(string batchId, CancellationToken cancellationToken)
     {
-        const string sql = """
-            SELECT count(*)::int AS Total,
+        const string sql = $"""
+            SELECT (SELECT count(*) FROM batch_items WHERE batch_id = @batchId)::int AS Total,
                    (count(*) FILTER (WHERE outcome = 1))::int AS Succeeded,
-                   (count(*) FILTER (WHERE outcome = 2 OR (outcome = 0 AND prior_outcome = 2)))::int AS Failed,
+                   (count(*) FILTER (WHERE outcome = 2)
+                    + (SELECT count(*) FROM batch_items i WHERE batch_id = @batchId AND prior_outcome = 2 AND {NoResult}))::int AS Failed,
                    (count(*) FILTER (WHERE outcome = 3))::int AS Cancelled
-            FROM batch_items WHERE batch_id = @batchId
+            FROM batch_results WHERE batch_id = @batchId
             """;
         return (await QueryAsync<ItemCounts>(sql, new { batchId }, cancellationToken))[0];
     }
 
     /// <summary>Marks every item not yet run as cancelled with <paramref name="problem"/>.</summary>
     public Task CancelPendingAsync(string batchId, string problem, CancellationToken cancellationToken) => ExecuteAsync(
-        "UPDATE batch_items SET outcome = 3, status = @status, result = @problem WHERE batch_id = @batchId AND outcome = 0",
+        $"""
+        INSERT INTO batch_results (batch_id, seq, outcome, status, result)
+        SELECT batch_id, seq, 3, @status, @problem FROM batch_items i WHERE batch_id = @batchId AND {NoResult}
+        ON CONFLICT (batch_id, seq) DO NOTHING
+        """,
         new { batchId, problem, status = (short)Resources.Problems.CancelledStatus }, cancellationToken);
 
     /// <summary>Makes every failed item (that was ever run) pending again; returns how many.</summary>
     public Task<int> ResetFailedAsync(string batchId, CancellationToken cancellationToken) => ExecuteAsync(
         """
-        UPDATE batch_items SET prior_outcome = 2, outcome = 0, status = NULL, result = NULL, location = NULL
-        WHERE batch_id = @batchId AND outcome = 2 AND NOT preset
+        WITH reset AS (
+            DELETE FROM batch_results r USING batch_items i
+            WHERE r.batch_id = @batchId AND r.outcome = 2 AND i.batch_id = r.batch_id AND i.seq = r.seq AND NOT i.preset
+            RETURNING r.seq)
+        UPDATE batch_items SET prior_outcome = 2 WHERE batch_id = @batchId AND seq IN (SELECT seq FROM reset)
         """,
         new { batchId }, cancellationToken);
 
@@ -132,9 +158,10 @@ public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gat
         string batchId, int after, int end, int limit, ItemOutcome? outcome, CancellationToken cancellationToken)
     {
         var sql = $"""
-            SELECT seq AS Seq, outcome AS Outcome, op_id AS Id, status AS Status, result AS Result, location AS Location, source AS Source
-            FROM batch_items WHERE batch_id = @batchId AND seq > @from AND seq <= @to AND {(outcome is null ? "outcome <> 0" : "outcome = @outcome")}
-            ORDER BY seq LIMIT @limit
+            SELECT r.seq AS Seq, r.outcome AS Outcome, i.op_id AS Id, r.status AS Status, r.result AS Result, r.location AS Location, i.source AS Source
+            FROM batch_results r JOIN batch_items i ON i.batch_id = r.batch_id AND i.seq = r.seq
+            WHERE r.batch_id = @batchId AND r.seq > @from AND r.seq <= @to{(outcome is null ? "" : " AND r.outcome = @outcome")}
+            ORDER BY r.seq LIMIT @limit
             """;
         var rows = await ReadWindowsAsync<ResultRow>(sql, batchId, after, end, limit, new { outcome = (short?)outcome }, cancellationToken);
         return rows.Select(r => new BatchItemResult(
@@ -166,8 +193,9 @@ public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gat
         return rows;
     }
 
-    public Task DeleteAsync(string batchId, CancellationToken cancellationToken) =>
-        ExecuteAsync("DELETE FROM batch_items WHERE batch_id = @batchId", new { batchId }, cancellationToken);
+    public Task DeleteAsync(string batchId, CancellationToken cancellationToken) => ExecuteAsync(
+        "DELETE FROM batch_results WHERE batch_id = @batchId; DELETE FROM batch_items WHERE batch_id = @batchId",
+        new { batchId }, cancellationToken);
 
     private async Task<List<T>> QueryAsync<T>(string sql, object parameters, CancellationToken cancellationToken)
     {

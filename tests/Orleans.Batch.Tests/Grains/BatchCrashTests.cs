@@ -229,7 +229,7 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
     {
         await using var command = fixture.Database.CreateCommand("""
             SELECT (SELECT count(*) FROM users WHERE email LIKE @pattern),
-                   (SELECT count(*) FROM batch_items WHERE batch_id = @batchId AND outcome <> 0)
+                   (SELECT count(*) FROM batch_results WHERE batch_id = @batchId)
             """);
         command.Parameters.AddWithValue("pattern", $"%-{run.Token}@example.com");
         command.Parameters.AddWithValue("batchId", run.Grain.GetPrimaryKeyString());

@@ -12,7 +12,7 @@ using Orleans.TestingHost;
 namespace Orleans.Batch.Tests.Grains.Operations;
 
 /// <summary>
-/// A chunk run with an <see cref="ItemLedger"/>: each item's own <c>batch_items</c> row is its idempotency record,
+/// A chunk run with an <see cref="ItemLedger"/>: each item's own <c>batch_results</c> row is its idempotency record,
 /// on a silo's own executor against the real PostgreSQL, with the items staged first as a batch would stage them.
 /// </summary>
 [Collection(ClusterCollection.Name)]
@@ -100,7 +100,7 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
         await using (var connection = await fixture.Database.OpenConnectionAsync())
         {
             Assert.Equal(2, await connection.ExecuteAsync(
-                "UPDATE batch_items SET outcome = 3, status = @Status, result = @Result WHERE batch_id = @BatchId AND seq = ANY(@Seqs)",
+                "INSERT INTO batch_results (batch_id, seq, outcome, status, result) SELECT @BatchId, s, 3, @Status, @Result FROM unnest(@Seqs) AS s",
                 new { chunk.BatchId, Status = (short)cancelled.Status, Result = cancelled.Body, Seqs = new[] { chunk.Ledger.Seqs[1], chunk.Ledger.Seqs[2] } }));
         }
 
@@ -140,7 +140,7 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
         {
             await using var cancel = await canceller.BeginTransactionAsync();
             Assert.Equal(2, await canceller.ExecuteAsync(
-                "UPDATE batch_items SET outcome = 3, status = @Status, result = @Result WHERE batch_id = @BatchId AND seq = ANY(@Seqs)",
+                "INSERT INTO batch_results (batch_id, seq, outcome, status, result) SELECT @BatchId, s, 3, @Status, @Result FROM unnest(@Seqs) AS s",
                 new { chunk.BatchId, Status = (short)cancelled.Status, Result = cancelled.Body, Seqs = new[] { chunk.Ledger.Seqs[1], chunk.Ledger.Seqs[2] } },
                 cancel));
             run = Executor.ExecuteManyAsync(chunk.Operations, chunk.Ledger, CancellationToken.None);
@@ -323,7 +323,11 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
     {
         await using var connection = await fixture.Database.OpenConnectionAsync();
         return (await connection.QueryAsync<StoredItem>(
-            "SELECT seq AS Seq, outcome AS Outcome, status AS Status, result AS Result, location AS Location FROM batch_items WHERE batch_id = @batchId ORDER BY seq",
+            """
+            SELECT i.seq AS Seq, coalesce(r.outcome, 0::smallint) AS Outcome, r.status AS Status, r.result AS Result, r.location AS Location
+            FROM batch_items i LEFT JOIN batch_results r ON r.batch_id = i.batch_id AND r.seq = i.seq
+            WHERE i.batch_id = @batchId ORDER BY i.seq
+            """,
             new { batchId })).AsList();
     }
 

@@ -159,10 +159,12 @@ public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gat
     {
         var sql = $"""
             SELECT r.seq AS Seq, r.outcome AS Outcome, i.op_id AS Id, r.status AS Status, r.result AS Result, r.location AS Location, i.source AS Source
-            FROM batch_results r JOIN batch_items i ON i.batch_id = r.batch_id AND i.seq = r.seq
+            FROM batch_results r
+            CROSS JOIN LATERAL (SELECT op_id, source FROM batch_items i WHERE i.batch_id = r.batch_id AND i.seq = r.seq OFFSET 0) AS i
             WHERE r.batch_id = @batchId AND r.seq > @from AND r.seq <= @to{(outcome is null ? "" : " AND r.outcome = @outcome")}
             ORDER BY r.seq LIMIT @limit
             """;
+        // OFFSET 0 keeps the item lookup a per-row probe: a join planned from stale statistics could compare every pair.
         var rows = await ReadWindowsAsync<ResultRow>(sql, batchId, after, end, limit, new { outcome = (short?)outcome }, cancellationToken);
         return rows.Select(r => new BatchItemResult(
             r.Seq, (ItemOutcome)r.Outcome, new OperationResult(r.Id, r.Status ?? 0, r.Result, r.Location), r.Source)).ToList();

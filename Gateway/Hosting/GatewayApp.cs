@@ -10,7 +10,9 @@ public static class GatewayApp
     /// <param name="overrides">Configuration that wins over every other source (tests use it).</param>
     public static WebApplicationBuilder CreateBuilder(string[] args, IReadOnlyDictionary<string, string?>? overrides = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // The content root is the binaries' directory, not the working directory: configuration files are watched
+        // for changes recursively under it, and a checkout's working directory holds PostgreSQL's data files.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         if (overrides is not null)
         {
             builder.Configuration.AddInMemoryCollection(overrides);

@@ -7,7 +7,7 @@ namespace Orleans.Batch.Grains.Interfaces.Operations;
 /// <param name="Body">The request body as raw JSON, or null.</param>
 /// <param name="Headers">Optional per-operation headers.</param>
 /// <param name="BatchId">The batch the operation belongs to, or null for a single-resource request.</param>
-/// <param name="IdempotencyKey">The client's key its effect is recorded under, or null. (An item of a batch is also recorded in its own row.)</param>
+/// <param name="IdempotencyKey">The client's key its effect is recorded under, or null. (An item of a batch is also recorded in its own result row.)</param>
 [GenerateSerializer, Immutable, Alias("Orleans.Batch.OperationRequest")]
 public sealed record OperationRequest(
     [property: Id(0)] string Id,

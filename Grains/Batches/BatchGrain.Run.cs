@@ -198,7 +198,7 @@ public sealed partial class BatchGrain
 
     /// <summary>
     /// Runs a chunk on its (randomly placed) grain. When the silo holding that grain dies, the chunk is sent again,
-    /// to an activation on a live silo once membership has noticed: its items' rows make a second run answer what
+    /// to an activation on a live silo once membership has noticed: its items' result rows make a second run answer what
     /// the first one committed. Only after every attempt failed do its items fail (503).
     /// </summary>
     private async Task<ChunkResult> ExecuteAsync(IChunkGrain executor, List<PendingItem> chunk)

@@ -23,7 +23,7 @@ public sealed class BatchState
 
     [Id(6)] public int Concurrency { get; set; }
 
-    // Id 7 held every result in the first version; results now live in batch_items. Do not reuse it.
+    // Id 7 held every result in the first version; results now live in batch_results. Do not reuse it.
 
     /// <summary>Why the batch ended <see cref="BatchStatus.Failed"/>, else null.</summary>
     [Id(8)] public string? FailureReason { get; set; }

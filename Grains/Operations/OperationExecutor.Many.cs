@@ -31,7 +31,7 @@ public sealed partial class OperationExecutor
 
     /// <summary>
     /// As above; with a <paramref name="ledger"/>, the operations are items of a batch, and each write commits with
-    /// its result in the item's row (see <see cref="ItemLedger"/>). <c>Recorded</c>[i] says the i-th result is stored.
+    /// its result row (see <see cref="ItemLedger"/>). <c>Recorded</c>[i] says the i-th result is stored.
     /// </summary>
     public async Task<ChunkAnswers> ExecuteManyAsync(
         IReadOnlyList<OperationRequest> operations, ItemLedger? ledger, CancellationToken cancellationToken)

@@ -53,6 +53,9 @@ internal static class ApiProblems
     public static ProblemDetails ClusterUnavailable() => Create(503, "cluster-unavailable", "Service Unavailable",
         "No silo of the cluster could be reached; retry later.");
 
+    public static ProblemDetails DatabaseUnavailable() => Create(503, "database-unavailable", "Service Unavailable",
+        "The database could not be reached; nothing of this request was committed. Retry later.");
+
     private static ProblemDetails Create(int status, string type, string title, string detail, Dictionary<string, object?>? extensions = null)
     {
         var problem = new ProblemDetails { Type = TypePrefix + type, Title = title, Status = status, Detail = detail };

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Orleans.Batch.Gateway.Hosting;
+using Orleans.Batch.Grains.Interfaces.Errors;
 using Orleans.Runtime;
 using Orleans.Runtime.Messaging;
 
@@ -9,7 +10,7 @@ namespace Orleans.Batch.Gateway.Http;
 
 /// <summary>
 /// Turns what escapes a handler into problem details: an over-long body is a 413 naming the limit, a cluster that
-/// cannot be reached a 503; anything else the default 500.
+/// cannot be reached, or a database the silos cannot reach, a 503; anything else the default 500.
 /// </summary>
 internal sealed partial class ProblemExceptionHandler(
     IProblemDetailsService problems, IOptions<BatchApiOptions> options, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
@@ -22,6 +23,7 @@ internal sealed partial class ProblemExceptionHandler(
             BadHttpRequestException bad => new ProblemDetails { Status = bad.StatusCode, Title = "Bad Request", Detail = bad.Message },
             SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException or GatewayTooBusyException
                 or TimeoutException => ApiProblems.ClusterUnavailable(),
+            DatabaseUnavailableException => ApiProblems.DatabaseUnavailable(),
             _ => null,
         };
         if (problem is null)
@@ -38,6 +40,6 @@ internal sealed partial class ProblemExceptionHandler(
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem, Exception = exception });
     }
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "{Method} {Path}: the cluster could not be reached")]
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "{Method} {Path}: the cluster or its database could not be reached")]
     private partial void LogClusterUnavailable(string method, string path, Exception exception);
 }

@@ -37,6 +37,7 @@ public static class SiloBuilderExtensions
         var resumeCheck = configuration.GetSection(BatchOptions.Section).Get<BatchOptions>()?.ResumeCheckPeriod ?? new BatchOptions().ResumeCheckPeriod;
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = resumeCheck < o.MinimumReminderPeriod ? resumeCheck : o.MinimumReminderPeriod);
         silo.AddDashboard();
+        silo.AddIncomingGrainCallFilter<DatabaseExceptionFilter>();
         silo.Services
             .AddBatchDatabase(configuration)
             .AddResources()

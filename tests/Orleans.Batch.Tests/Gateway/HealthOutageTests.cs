@@ -8,7 +8,7 @@ namespace Orleans.Batch.Tests.Gateway;
 public sealed class HealthOutageTests(HealthOutageTests.OutageFixture fixture) : IClassFixture<HealthOutageTests.OutageFixture>
 {
     [Fact]
-    public async Task Health_DatabaseThenClusterDown_Returns503NamingWhatFailed()
+    public async Task Health_DatabaseThenClusterDown_Returns503NamingWhatFailed_AndWritesAre503()
     {
         var api = new BatchApi(fixture.Http);
 
@@ -22,10 +22,26 @@ public sealed class HealthOutageTests(HealthOutageTests.OutageFixture fixture) :
         Assert.Equal(HttpStatusCode.ServiceUnavailable, write.Status);
         Assert.Equal("application/problem+json", write.ContentType);
 
+        // What a silo cannot store for want of its database is a 503 the client may retry, never a 500.
+        var batch = await api.BatchAsync(new { id = "a", method = "POST", path = "/users", body = new { email = Unique.Email(), name = "Nobody" } });
+        AssertDatabaseUnavailable(batch);
+        using var csv = new HttpRequestMessage(HttpMethod.Post, "/batch/users/import")
+        {
+            Content = new StringContent($"email,name\n{Unique.Email()},Nobody\n", System.Text.Encoding.UTF8, "text/csv"),
+        };
+        AssertDatabaseUnavailable(await api.SendAsync(csv));
+
         await fixture.Cluster.StopAllSilosAsync();
         var clusterDown = await api.GetAsync("/health");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, clusterDown.Status);
         Assert.Equal("unreachable", clusterDown.Json.GetProperty("cluster").GetString());
+    }
+
+    private static void AssertDatabaseUnavailable(ApiResponse response)
+    {
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.Status);
+        Assert.Equal("application/problem+json", response.ContentType);
+        Assert.Equal(ApiAssert.ProblemTypePrefix + "database-unavailable", response.Json.GetProperty("type").GetString());
     }
 
     public sealed class OutageFixture() : ClusterFixture(silos: 1, typeof(UnreachableDatabaseSilo));

@@ -1,0 +1,32 @@
+using Npgsql;
+using Orleans.Batch.Grains.Interfaces.Errors;
+
+namespace Orleans.Batch.Grains.Database;
+
+/// <summary>
+/// Turns a lost or refused database connection that escapes a grain call into a <see cref="DatabaseUnavailableException"/>,
+/// which the caller can deserialize (Npgsql's exceptions have no codec) and answer as 503 instead of 500.
+/// </summary>
+internal sealed class DatabaseExceptionFilter : IIncomingGrainCallFilter
+{
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        try
+        {
+            await context.Invoke();
+        }
+        catch (NpgsqlException e) when (IsUnavailable(e))
+        {
+            var state = e is PostgresException p ? $" ({p.SqlState})" : "";
+            throw new DatabaseUnavailableException($"The database could not be reached{state}; nothing of the call was committed.");
+        }
+    }
+
+    /// <summary>Connection failures, and server errors of class 08 (connection), 53 (resources) and 57 (shutdown, restart).</summary>
+    public static bool IsUnavailable(NpgsqlException exception) => exception switch
+    {
+        PostgresException p => p.SqlState.StartsWith("08", StringComparison.Ordinal)
+            || p.SqlState.StartsWith("53", StringComparison.Ordinal) || p.SqlState.StartsWith("57P", StringComparison.Ordinal),
+        _ => true,
+    };
+}

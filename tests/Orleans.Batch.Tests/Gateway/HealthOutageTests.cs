@@ -48,12 +48,9 @@ public sealed class HealthOutageTests(HealthOutageTests.OutageFixture fixture) :
 
     private sealed class UnreachableDatabaseSilo : ClusterFixture.SiloConfigurator
     {
-        protected override IConfiguration Configuration { get; } = new ConfigurationBuilder()
-            .AddConfiguration(TestEnvironment.SiloConfiguration)
-            .AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Database:ConnectionString"] = "Host=127.0.0.1;Port=1;Username=postgres;Database=none;Timeout=2;Maximum Pool Size=50",
-            })
-            .Build();
+        protected override IConfiguration Configuration { get; } = TestEnvironment.SiloConfigurationWith(new Dictionary<string, string?>
+        {
+            ["Database:ConnectionString"] = "Host=127.0.0.1;Port=1;Username=postgres;Database=none;Timeout=2;Maximum Pool Size=50",
+        });
     }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -96,7 +95,7 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
     /// <summary>One silo's death wakes the batch once, however many wake-ups (activation, reminder, calls) reach it.</summary>
     private void AssertResumedOnce(CrashRun run)
     {
-        var resumes = BatchLog.Resumes(run.Grain.GetPrimaryKeyString());
+        var resumes = BatchLog.Of(run.Grain.GetPrimaryKeyString(), BatchLog.Resumed);
         output.WriteLine($"resumes logged: {string.Join("; ", resumes)}");
         Assert.True(resumes.Count == 1, $"One silo death must resume the batch once, as attempt 1; the silos logged: {string.Join("; ", resumes)}");
         Assert.EndsWith("attempt 1", resumes[0], StringComparison.Ordinal);
@@ -259,16 +258,13 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
     /// <summary>Checks for stalled batches every 5 s, checkpoints often and notices a dead silo within a few seconds.</summary>
     private sealed class CrashSilo : ClusterFixture.SiloConfigurator
     {
-        protected override IConfiguration Configuration { get; } = new ConfigurationBuilder()
-            .AddConfiguration(TestEnvironment.SiloConfiguration)
-            .AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Batch:ResumeCheckPeriod"] = "00:00:05",
-                ["Batch:HeartbeatInterval"] = "00:00:00.500",
-                ["Batch:DefaultConcurrency"] = "3",
-                ["Batch:ChunkSize"] = "10",
-            })
-            .Build();
+        protected override IConfiguration Configuration { get; } = TestEnvironment.SiloConfigurationWith(new Dictionary<string, string?>
+        {
+            ["Batch:ResumeCheckPeriod"] = "00:00:05",
+            ["Batch:HeartbeatInterval"] = "00:00:00.500",
+            ["Batch:DefaultConcurrency"] = "3",
+            ["Batch:ChunkSize"] = "10",
+        });
 
         public override void Configure(ISiloBuilder siloBuilder)
         {
@@ -281,37 +277,6 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
                 o.NumMissedProbesLimit = 2;
                 o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
             });
-        }
-    }
-
-    /// <summary>Keeps what every silo of this process logged about resuming batches (event 1005 of the batch grain), by batch.</summary>
-    private sealed class BatchLog : ILoggerProvider, ILogger
-    {
-        private const int ResumedEventId = 1005;
-        private static readonly ConcurrentDictionary<string, ConcurrentQueue<string>> ResumesByBatch = new(StringComparer.Ordinal);
-
-        public static IReadOnlyList<string> Resumes(string batchId) =>
-            ResumesByBatch.TryGetValue(batchId, out var resumes) ? [.. resumes] : [];
-
-        public ILogger CreateLogger(string categoryName) =>
-            categoryName == typeof(Orleans.Batch.Grains.Batches.BatchGrain).FullName ? this : Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (eventId.Id == ResumedEventId && state is IReadOnlyList<KeyValuePair<string, object?>> fields
-                && fields.FirstOrDefault(f => f.Key == "BatchId").Value is string batchId)
-            {
-                ResumesByBatch.GetOrAdd(batchId, _ => new ConcurrentQueue<string>()).Enqueue(formatter(state, exception));
-            }
-        }
-
-        public void Dispose()
-        {
         }
     }
 

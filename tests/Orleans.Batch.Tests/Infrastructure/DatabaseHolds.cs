@@ -4,35 +4,29 @@ using Npgsql;
 namespace Orleans.Batch.Tests.Infrastructure;
 
 /// <summary>
-/// Makes an operation wait for real: an uncommitted insert of a user with <see cref="Email"/> on a connection of
-/// its own, so any other insert of that email (compared case-insensitively, as the unique index does) waits on the
-/// index until this is released. Release rolls the insert back, so the waiting insert then succeeds.
+/// An uncommitted insert on a connection of its own: any other insert of the same key waits on the unique index
+/// until this is released. Release rolls the insert back, so the waiting insert then succeeds.
 /// </summary>
-public sealed class UserInsertHold : IAsyncDisposable
+public class InsertHold : IAsyncDisposable
 {
     private readonly NpgsqlConnection _connection;
     private NpgsqlTransaction? _transaction;
 
-    private UserInsertHold(NpgsqlConnection connection, NpgsqlTransaction transaction, string email)
+    protected InsertHold(NpgsqlConnection connection, NpgsqlTransaction transaction)
     {
         _connection = connection;
         _transaction = transaction;
-        Email = email;
     }
 
-    public string Email { get; }
-
-    public static async Task<UserInsertHold> AcquireAsync(NpgsqlDataSource database, string email)
+    /// <summary>
+    /// Holds the row of <paramref name="batchId"/>'s item <paramref name="seq"/> in <c>batch_results</c>: the item still
+    /// reads as pending, and storing its result (a checkpoint, or the item's own ledger record) waits until released.
+    /// </summary>
+    public static async Task<InsertHold> AcquireResultAsync(NpgsqlDataSource database, string batchId, int seq)
     {
-        var connection = await database.OpenConnectionAsync();
-        var transaction = await connection.BeginTransactionAsync();
-        await using (var insert = new NpgsqlCommand("INSERT INTO users (email, name) VALUES ($1, 'hold')", connection, transaction))
-        {
-            insert.Parameters.AddWithValue(email);
-            await insert.ExecuteNonQueryAsync();
-        }
-
-        return new UserInsertHold(connection, transaction, email);
+        var (connection, transaction) = await InsertAsync(
+            database, "INSERT INTO batch_results (batch_id, seq, outcome) VALUES ($1, $2, 1)", batchId, seq);
+        return new InsertHold(connection, transaction);
     }
 
     /// <summary>Waits until another session is blocked behind this hold, i.e. the operation is really waiting.</summary>
@@ -52,6 +46,44 @@ public sealed class UserInsertHold : IAsyncDisposable
     {
         await ReleaseAsync();
         await _connection.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Runs <paramref name="sql"/> with positional <paramref name="values"/> in a transaction left open.</summary>
+    protected static async Task<(NpgsqlConnection Connection, NpgsqlTransaction Transaction)> InsertAsync(
+        NpgsqlDataSource database, string sql, params object[] values)
+    {
+        var connection = await database.OpenConnectionAsync();
+        var transaction = await connection.BeginTransactionAsync();
+        await using (var insert = new NpgsqlCommand(sql, connection, transaction))
+        {
+            foreach (var value in values)
+            {
+                insert.Parameters.AddWithValue(value);
+            }
+
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        return (connection, transaction);
+    }
+}
+
+/// <summary>
+/// Makes an operation wait for real: an uncommitted insert of a user with <see cref="Email"/>, so any other insert of
+/// that email (compared case-insensitively, as the unique index does) waits on the index until this is released.
+/// </summary>
+public sealed class UserInsertHold : InsertHold
+{
+    private UserInsertHold(NpgsqlConnection connection, NpgsqlTransaction transaction, string email)
+        : base(connection, transaction) => Email = email;
+
+    public string Email { get; }
+
+    public static async Task<UserInsertHold> AcquireAsync(NpgsqlDataSource database, string email)
+    {
+        var (connection, transaction) = await InsertAsync(database, "INSERT INTO users (email, name) VALUES ($1, 'hold')", email);
+        return new UserInsertHold(connection, transaction, email);
     }
 }
 

@@ -22,6 +22,10 @@ public static class TestEnvironment
         })
         .Build();
 
+    /// <summary><see cref="SiloConfiguration"/> with <paramref name="settings"/> laid over it, for a fixture's own silos.</summary>
+    public static IConfiguration SiloConfigurationWith(IDictionary<string, string?> settings) =>
+        new ConfigurationBuilder().AddConfiguration(SiloConfiguration).AddInMemoryCollection(settings).Build();
+
     private static string Required(string name) =>
         Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
             ? value

@@ -220,9 +220,10 @@ public sealed partial class BatchGrain(
             return;
         }
 
-        if (_run is not null && Batch.HeartbeatAt < DateTimeOffset.UtcNow - options.Value.HeartbeatTimeout)
+        // A run that hangs before its first checkpoint has no heartbeat yet: it counts from when the batch last changed.
+        if (_run is not null && (Batch.HeartbeatAt ?? Batch.UpdatedAt) < DateTimeOffset.UtcNow - options.Value.HeartbeatTimeout)
         {
-            LogStalled(BatchId, Batch.HeartbeatAt);
+            LogStalled(BatchId, Batch.HeartbeatAt ?? Batch.UpdatedAt);
             _run.Abandon();
             _run = null;
         }

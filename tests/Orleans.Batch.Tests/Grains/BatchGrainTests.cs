@@ -1,9 +1,11 @@
 using System.Diagnostics.Metrics;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Batch.Grains.Diagnostics;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
 using Orleans.Batch.Tests.Infrastructure;
+using Orleans.TestingHost;
 
 namespace Orleans.Batch.Tests.Grains;
 
@@ -32,7 +34,7 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
     public async Task Run_NeverExceedsConcurrencyQuota()
     {
         var userId = await new BatchApi(fixture.Http).CreateUserAsync();
-        using var peak = new InFlightPeak();
+        using var peak = new InFlightPeak(MeterFactories());
         // A read between every two patches keeps each item its own unit of work: consecutive patches would run in chunks.
         var operations = Enumerable.Range(0, 200)
             .Select(i => i % 2 == 0
@@ -53,7 +55,7 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
         var emails = Enumerable.Range(0, 300).Select(i => Unique.Email($"chunk{i}")).ToList();
         var operations = emails.Select((e, i) => CreateUser($"c{i}", i % 50 == 49 ? emails[i - 1].ToUpperInvariant() : e)).ToList();
         operations[10] = CreateUser("c10", "not-an-email");
-        using var peak = new InFlightPeak();
+        using var peak = new InFlightPeak(MeterFactories());
 
         var outcome = await RunAsync(operations, concurrency: 2);
 
@@ -182,6 +184,11 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
         throw new TimeoutException("The batch did not finish in time.");
     }
 
+    /// <summary>The meter factories of this fixture's silos: other clusters in the test process have meters of the same name.</summary>
+    private IReadOnlySet<object> MeterFactories() => fixture.Cluster.GetActiveSilos()
+        .Select(silo => (object)Assert.IsType<InProcessSiloHandle>(silo).SiloHost.Services.GetRequiredService<IMeterFactory>())
+        .ToHashSet();
+
     /// <summary>The highest number of operations in flight at once across the cluster, from the silos' own meter.</summary>
     private sealed class InFlightPeak : IDisposable
     {
@@ -189,11 +196,12 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
         private readonly Lock _gate = new();
         private long _current;
 
-        public InFlightPeak()
+        public InFlightPeak(IReadOnlySet<object> meterFactories)
         {
             _listener.InstrumentPublished = (instrument, listener) =>
             {
-                if (instrument.Meter.Name == BatchMetrics.MeterName && instrument.Name == BatchMetrics.OperationsInFlight)
+                if (instrument.Meter.Name == BatchMetrics.MeterName && instrument.Name == BatchMetrics.OperationsInFlight
+                    && instrument.Meter.Scope is { } scope && meterFactories.Contains(scope))
                 {
                     listener.EnableMeasurementEvents(instrument);
                 }

@@ -24,6 +24,7 @@ internal sealed partial class ProblemExceptionHandler(
             SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException or GatewayTooBusyException
                 or TimeoutException => ApiProblems.ClusterUnavailable(),
             DatabaseUnavailableException => ApiProblems.DatabaseUnavailable(),
+            _ when DatabaseFailures.LostConnection(exception) => ApiProblems.DatabaseUnavailable(),
             _ => null,
         };
         if (problem is null)

@@ -7,6 +7,7 @@ using Orleans.Batch.Grains.Idempotency;
 using Orleans.Batch.Grains.Resources;
 using Orleans.Dashboard;
 using Orleans.Configuration;
+using Orleans.Serialization;
 using Orleans.Storage;
 
 namespace Orleans.Batch.Grains.Hosting;
@@ -38,6 +39,9 @@ public static class SiloBuilderExtensions
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = resumeCheck < o.MinimumReminderPeriod ? resumeCheck : o.MinimumReminderPeriod);
         silo.AddDashboard();
         silo.AddIncomingGrainCallFilter<DatabaseExceptionFilter>();
+        // Database errors that escape outside a call (a grain whose state cannot be read) then reach the client as
+        // themselves, which the gateway answers as 503, instead of failing to serialize.
+        silo.Services.Configure<ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
         silo.Services
             .AddBatchDatabase(configuration)
             .AddResources()

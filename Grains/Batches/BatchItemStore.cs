@@ -16,7 +16,8 @@ public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gat
         FROM STDIN (FORMAT BINARY)
         """;
 
-    private const string InsertResultsSql = """
+    /// <summary>Appends results; takes @batchId and the arrays @seqs, @outcomes, @statuses, @results, @locations.</summary>
+    internal const string InsertResultsSql = """
         INSERT INTO batch_results (batch_id, seq, outcome, status, result, location)
         SELECT @batchId, u.seq, u.outcome, u.status, u.result, u.location
         FROM unnest(@seqs, @outcomes, @statuses, @results, @locations) AS u(seq, outcome, status, result, location)

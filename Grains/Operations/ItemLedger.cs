@@ -1,4 +1,5 @@
 using Dapper;
+using Orleans.Batch.Grains.Batches;
 using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Resources;
@@ -18,12 +19,6 @@ public sealed record ItemLedger(string BatchId, IReadOnlyList<int> Seqs)
     private const string FinishedSql = """
         SELECT seq AS Seq, status AS Status, result AS Result, location AS Location
         FROM batch_results WHERE batch_id = @BatchId AND seq BETWEEN @Low AND @High AND seq = ANY(@Seqs)
-        """;
-
-    private const string RecordSql = """
-        INSERT INTO batch_results (batch_id, seq, outcome, status, result, location)
-        SELECT @BatchId, u.seq, u.outcome, u.status, u.result, u.location
-        FROM unnest(@Seqs, @Outcomes, @Statuses, @Results, @Locations) AS u(seq, outcome, status, result, location)
         """;
 
     /// <summary>The stored answers of the items at <paramref name="indices"/> that are no longer pending, by index.</summary>
@@ -47,14 +42,14 @@ public sealed record ItemLedger(string BatchId, IReadOnlyList<int> Seqs)
     {
         var seqs = indices.Select(i => Seqs[i]).ToArray();
         var written = await session.Connection.ExecuteAsync(session.Command(
-            indices.Count == 1 ? RecordSql + " ON CONFLICT (batch_id, seq) DO NOTHING" : RecordSql, new
+            indices.Count == 1 ? BatchItemStore.InsertResultsSql + " ON CONFLICT (batch_id, seq) DO NOTHING" : BatchItemStore.InsertResultsSql, new
             {
-                BatchId,
-                Seqs = seqs,
-                Outcomes = responses.Select(r => (short)(r.Status is >= 200 and < 300 ? ItemOutcome.Succeeded : ItemOutcome.Failed)).ToArray(),
-                Statuses = responses.Select(r => (short)r.Status).ToArray(),
-                Results = responses.Select(r => r.Body).ToArray(),
-                Locations = responses.Select(r => r.Location).ToArray(),
+                batchId = BatchId,
+                seqs,
+                outcomes = responses.Select(r => (short)(r.Status is >= 200 and < 300 ? ItemOutcome.Succeeded : ItemOutcome.Failed)).ToArray(),
+                statuses = responses.Select(r => (short)r.Status).ToArray(),
+                results = responses.Select(r => r.Body).ToArray(),
+                locations = responses.Select(r => r.Location).ToArray(),
             }, cancellationToken));
         return written == indices.Count;
     }

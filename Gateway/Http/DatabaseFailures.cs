@@ -1,3 +1,4 @@
+using Orleans.Batch.Grains.Interfaces.Errors;
 using Orleans.Serialization;
 
 namespace Orleans.Batch.Gateway.Http;
@@ -23,10 +24,7 @@ internal static class DatabaseFailures
         return false;
     }
 
-    /// <summary>An Npgsql exception of <paramref name="type"/>: a server error names its SQLSTATE first (class 08 connection, 53 resources, 57P shutdown or restart); any other is a connection failure.</summary>
+    /// <summary>An Npgsql exception of <paramref name="type"/>: a server error's message starts with its SQLSTATE; any other is a connection failure.</summary>
     public static bool LostConnection(string type, string message) =>
-        type != "Npgsql.PostgresException"
-        || message.StartsWith("08", StringComparison.Ordinal)
-        || message.StartsWith("53", StringComparison.Ordinal)
-        || message.StartsWith("57P", StringComparison.Ordinal);
+        type != "Npgsql.PostgresException" || DatabaseUnavailableException.IsUnavailableState(message);
 }

@@ -11,6 +11,15 @@ public sealed class DatabaseUnavailableException : Exception
     {
     }
 
+    /// <summary>
+    /// Whether a PostgreSQL error (its SQLSTATE, or a message that starts with it) means the connection was lost or
+    /// refused: class 08 (connection), 53 (insufficient resources), 57P (shutdown, restart).
+    /// </summary>
+    public static bool IsUnavailableState(string sqlState) =>
+        sqlState.StartsWith("08", StringComparison.Ordinal)
+        || sqlState.StartsWith("53", StringComparison.Ordinal)
+        || sqlState.StartsWith("57P", StringComparison.Ordinal);
+
     public DatabaseUnavailableException(string message)
         : base(message)
     {

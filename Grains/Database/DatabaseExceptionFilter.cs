@@ -22,11 +22,7 @@ internal sealed class DatabaseExceptionFilter : IIncomingGrainCallFilter
         }
     }
 
-    /// <summary>Connection failures, and server errors of class 08 (connection), 53 (resources) and 57 (shutdown, restart).</summary>
-    public static bool IsUnavailable(NpgsqlException exception) => exception switch
-    {
-        PostgresException p => p.SqlState.StartsWith("08", StringComparison.Ordinal)
-            || p.SqlState.StartsWith("53", StringComparison.Ordinal) || p.SqlState.StartsWith("57P", StringComparison.Ordinal),
-        _ => true,
-    };
+    /// <summary>Connection failures, and server errors that mean the connection was lost or refused.</summary>
+    public static bool IsUnavailable(NpgsqlException exception) =>
+        exception is not PostgresException p || DatabaseUnavailableException.IsUnavailableState(p.SqlState);
 }

@@ -99,9 +99,7 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
         var cancelled = Problems.Cancelled();
         await using (var connection = await fixture.Database.OpenConnectionAsync())
         {
-            Assert.Equal(2, await connection.ExecuteAsync(
-                "INSERT INTO batch_results (batch_id, seq, outcome, status, result) SELECT @BatchId, s, 3, @Status, @Result FROM unnest(@Seqs) AS s",
-                new { chunk.BatchId, Status = (short)cancelled.Status, Result = cancelled.Body, Seqs = new[] { chunk.Ledger.Seqs[1], chunk.Ledger.Seqs[2] } }));
+            Assert.Equal(2, await CancelAsync(connection, null, chunk, cancelled, 1, 2));
         }
 
         var answers = await Executor.ExecuteManyAsync(chunk.Operations, chunk.Ledger, CancellationToken.None);
@@ -139,10 +137,7 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
         await using (var canceller = await fixture.Database.OpenConnectionAsync())
         {
             await using var cancel = await canceller.BeginTransactionAsync();
-            Assert.Equal(2, await canceller.ExecuteAsync(
-                "INSERT INTO batch_results (batch_id, seq, outcome, status, result) SELECT @BatchId, s, 3, @Status, @Result FROM unnest(@Seqs) AS s",
-                new { chunk.BatchId, Status = (short)cancelled.Status, Result = cancelled.Body, Seqs = new[] { chunk.Ledger.Seqs[1], chunk.Ledger.Seqs[2] } },
-                cancel));
+            Assert.Equal(2, await CancelAsync(canceller, cancel, chunk, cancelled, 1, 2));
             run = Executor.ExecuteManyAsync(chunk.Operations, chunk.Ledger, CancellationToken.None);
             await DatabaseHolds.WaitUntilBlockingAsync(fixture.Database, canceller.ProcessID);
             await cancel.CommitAsync();
@@ -318,6 +313,14 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
             Assert.Equal(new StoredItem(rows[i].Seq, expected, (short)responses[i].Status, responses[i].Body, responses[i].Location), rows[i]);
         }
     }
+
+    /// <summary>Stores the chunk's items at <paramref name="indices"/> as cancelled, as cancelling the batch would.</summary>
+    private static Task<int> CancelAsync(
+        Npgsql.NpgsqlConnection connection, Npgsql.NpgsqlTransaction? transaction, StagedChunk chunk, ResourceResponse cancelled, params int[] indices) =>
+        connection.ExecuteAsync(
+            "INSERT INTO batch_results (batch_id, seq, outcome, status, result) SELECT @BatchId, s, 3, @Status, @Result FROM unnest(@Seqs) AS s",
+            new { chunk.BatchId, Status = (short)cancelled.Status, Result = cancelled.Body, Seqs = indices.Select(i => chunk.Ledger.Seqs[i]).ToArray() },
+            transaction);
 
     private async Task<List<StoredItem>> ReadRowsAsync(string batchId)
     {

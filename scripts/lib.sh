@@ -119,6 +119,9 @@ synchronous_commit = ${BATCH_PG_SYNCHRONOUS_COMMIT:-on}
 max_wal_size = 4GB
 checkpoint_timeout = 15min
 wal_compression = lz4
+# New WAL segments are not zero-filled first (ext4 allocates them), and WAL is buffered for bursts.
+wal_init_zero = off
+wal_buffers = 16MB
 CONF
   chown postgres: "$data/orleans_batch.conf"
 }

@@ -15,10 +15,18 @@ namespace Orleans.Batch.Gateway.Endpoints;
 
 /// <summary>
 /// CSV imports: the upload is streamed, parsed a record at a time and handed to the batch a slice at a time,
-/// so neither the file nor all its operations are ever held at once. The batch runs once the whole file is in.
+/// so all its operations are never held at once. The file is checked whole before any row is stored; the batch
+/// starts running its first slice while the later ones are still being stored.
 /// </summary>
 public static class ImportEndpoints
 {
+    /// <summary>Uploads up to this size are held in memory between the two reads; larger ones are spooled to a temporary file.</summary>
+    private const int SpoolThreshold = 1024 * 1024;
+
+    private const int AppendAttempts = 3;
+
+    private static readonly TimeSpan AppendRetryDelay = TimeSpan.FromSeconds(1);
+
     public static IEndpointRouteBuilder MapImportEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapPost("/batch/users/import", ImportUsersAsync).WithTags("Batches");
@@ -64,36 +72,41 @@ public static class ImportEndpoints
             batchId = claim.BatchId;
         }
 
-        var body = await OpenCsvAsync(request, cancellationToken);
-        if (body.Problem is { } problem)
+        // The body is read twice: a first pass checks the whole file's format, so that a malformed file imports
+        // nothing; the second hands it to the batch, which runs the first rows while the later ones are stored.
+        request.EnableBuffering(SpoolThreshold);
+        var scan = await ScanAsync(request, limits, cancellationToken);
+        if (scan.Problem is { } problem)
         {
             return TypedResults.Problem(problem);
         }
 
+        request.Body.Position = 0;
+        var body = await OpenCsvAsync(request, cancellationToken);
         var grain = cluster.GetGrain<IBatchGrain>(batchId);
         try
         {
-            var total = await UploadAsync(grain, batchId, body.Reader!, limits, cancellationToken);
-            if (total.Problem is { } uploadProblem)
-            {
-                await grain.AbortAsync(CancellationToken.None);
-                return TypedResults.Problem(uploadProblem);
-            }
-
-            return BatchEndpoints.Accepted(await grain.SealAsync(total.Rows, requested, cancellationToken));
+            return BatchEndpoints.Accepted(await UploadAsync(grain, batchId, body.Reader!, scan.Rows, requested, limits.ImportSliceSize, cancellationToken));
         }
         catch (Exception)
         {
+            // Before the batch is sealed this discards it; after, it ends the batch at the rows it already holds.
             await grain.AbortAsync(CancellationToken.None);
             throw;
         }
     }
 
-    private static async Task<(int Rows, Microsoft.AspNetCore.Mvc.ProblemDetails? Problem)> UploadAsync(
-        IBatchGrain grain, string batchId, PipeReader body, BatchApiOptions limits, CancellationToken cancellationToken)
+    /// <summary>Parses the whole file without storing anything: its data rows, or why it cannot be imported.</summary>
+    private static async Task<(int Rows, Microsoft.AspNetCore.Mvc.ProblemDetails? Problem)> ScanAsync(
+        HttpRequest request, BatchApiOptions limits, CancellationToken cancellationToken)
     {
-        await using var reader = new CsvRecordReader(body);
-        Task stored = Task.CompletedTask;
+        var body = await OpenCsvAsync(request, cancellationToken);
+        if (body.Problem is not null)
+        {
+            return (0, body.Problem);
+        }
+
+        await using var reader = new CsvRecordReader(body.Reader!);
         try
         {
             var header = await reader.ReadAsync(cancellationToken);
@@ -104,48 +117,93 @@ public static class ImportEndpoints
                     : $"Line {header.Line} must be the header row email,name."));
             }
 
-            var slice = new List<BatchItem>(limits.ImportSliceSize);
             var rows = 0;
-            // One slice is stored while the next is parsed; slices are still appended one after another, in order.
-            while (await reader.ReadAsync(cancellationToken) is { } record)
+            while (await reader.ReadAsync(cancellationToken) is not null)
             {
                 if (rows == limits.MaxImportRows)
                 {
-                    await stored;
                     return (rows, ApiProblems.TooManyRows(limits.MaxImportRows));
                 }
 
                 rows++;
-                slice.Add(UserImport.ToItem(batchId, rows, record));
-                if (slice.Count == limits.ImportSliceSize)
-                {
-                    await stored;
-                    stored = grain.AppendAsync(rows - slice.Count, slice, cancellationToken);
-                    slice = new List<BatchItem>(limits.ImportSliceSize);
-                }
             }
 
-            await stored;
-
-            if (rows == 0)
-            {
-                // A batch of no items is never stored, so it could not be sealed; an empty POST /batch is a 400 too.
-                return (0, ApiProblems.InvalidCsv(header.Line + 1,
-                    $"The file has the header row but no data rows; add one row per user after line {header.Line}."));
-            }
-
-            await grain.AppendAsync(rows - slice.Count, slice, cancellationToken);
-            return (rows, null);
+            // A batch of no items is never stored, so it could not be sealed; an empty POST /batch is a 400 too.
+            return rows > 0 ? (rows, null) : (0, ApiProblems.InvalidCsv(header.Line + 1,
+                $"The file has the header row but no data rows; add one row per user after line {header.Line}."));
         }
         catch (CsvFormatException e)
         {
             return (0, ApiProblems.InvalidCsv(e.Line, e.Message));
         }
+    }
+
+    /// <summary>
+    /// Hands the checked file to the batch a slice at a time, parsing the next slice while the previous one is stored.
+    /// The batch is sealed at its known size after the first slice, so its run starts while the rest is stored.
+    /// </summary>
+    private static async Task<BatchProgress> UploadAsync(
+        IBatchGrain grain, string batchId, PipeReader body, int total, int? concurrency, int sliceSize, CancellationToken cancellationToken)
+    {
+        await using var reader = new CsvRecordReader(body);
+        Task<BatchProgress>? stored = null;
+        try
+        {
+            await reader.ReadAsync(cancellationToken);
+            var slice = new List<BatchItem>(sliceSize);
+            var rows = 0;
+            while (rows < total && await reader.ReadAsync(cancellationToken) is { } record)
+            {
+                rows++;
+                slice.Add(UserImport.ToItem(batchId, rows, record));
+                if (slice.Count < sliceSize && rows < total)
+                {
+                    continue;
+                }
+
+                if (stored is not null && await stored is { Status: not (BatchStatus.Pending or BatchStatus.Processing) } ended)
+                {
+                    // Cancelled while uploading: the rest of the file is not stored.
+                    return ended;
+                }
+
+                stored = AppendAndSealAsync(grain, rows - slice.Count, slice, stored is null ? (total, concurrency) : null, cancellationToken);
+                slice = new List<BatchItem>(sliceSize);
+            }
+
+            return rows == total && stored is not null
+                ? await stored
+                : throw new InvalidOperationException($"The file held {total} rows on its first read and {rows} on its second.");
+        }
         finally
         {
             // Whatever ends the upload, no append is still running when the caller aborts the batch.
-            await Task.WhenAny(stored);
+            if (stored is not null)
+            {
+                await Task.WhenAny(stored);
+            }
         }
+    }
+
+    private static async Task<BatchProgress> AppendAndSealAsync(
+        IBatchGrain grain, int firstSeq, List<BatchItem> slice, (int Total, int? Concurrency)? seal, CancellationToken cancellationToken)
+    {
+        BatchProgress progress;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                progress = await grain.AppendAsync(firstSeq, slice, cancellationToken);
+                break;
+            }
+            catch (Exception e) when (attempt < AppendAttempts && e is not (ArgumentException or InvalidOperationException or OperationCanceledException))
+            {
+                // The batch's silo died or its database blinked: the slice is stored again whole, so retrying is safe.
+                await Task.Delay(AppendRetryDelay * attempt, cancellationToken);
+            }
+        }
+
+        return seal is { } at ? await grain.SealAsync(at.Total, at.Concurrency, cancellationToken) : progress;
     }
 
     /// <summary>The CSV bytes: the body itself for text/csv, the first file part's for multipart/form-data.</summary>
@@ -160,7 +218,7 @@ public static class ImportEndpoints
         if (type.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase)
             || type.MediaType.Equals("application/csv", StringComparison.OrdinalIgnoreCase))
         {
-            return (request.BodyReader, null);
+            return (PipeReader.Create(request.Body, new StreamPipeReaderOptions(leaveOpen: true)), null);
         }
 
         if (!type.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)

@@ -9,13 +9,22 @@ public interface IBatchGrain : IGrainWithStringKey
     /// <summary>Stores every operation and starts the batch; a second call for the same id runs nothing.</summary>
     Task<BatchProgress> StartAsync(BatchRequest request, CancellationToken cancellationToken = default);
 
-    /// <summary>Stores items from position <paramref name="firstSeq"/> of a batch still being uploaded; a repeated range is ignored.</summary>
+    /// <summary>
+    /// Stores items from position <paramref name="firstSeq"/> of a batch still being uploaded, also after it was sealed
+    /// at a larger total; a repeated range is ignored, and a batch that already ended stores nothing.
+    /// </summary>
     Task<BatchProgress> AppendAsync(int firstSeq, IReadOnlyList<BatchItem> items, CancellationToken cancellationToken = default);
 
-    /// <summary>Ends the upload at <paramref name="total"/> items and starts running them.</summary>
+    /// <summary>
+    /// Fixes the batch's size at <paramref name="total"/> items and starts running them: those stored now at once,
+    /// the rest as they are appended.
+    /// </summary>
     Task<BatchProgress> SealAsync(int total, int? concurrency, CancellationToken cancellationToken = default);
 
-    /// <summary>Discards a batch whose upload failed, as if it never existed.</summary>
+    /// <summary>
+    /// A failed upload: discards a batch not yet sealed, as if it never existed; a sealed one ends, failed, at the
+    /// items it holds.
+    /// </summary>
     Task AbortAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Waits up to <paramref name="timeout"/> for the batch to end; null when it has not.</summary>

@@ -33,4 +33,7 @@ public sealed partial class BatchGrain
 
     [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "Batch {BatchId} retried: {Count} failed items run again")]
     private partial void LogRetried(string batchId, int count);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "Batch {BatchId} stopped its upload at {Appended} of {Total} items: {Why}")]
+    private partial void LogUploadEnded(string batchId, int appended, int total, string why);
 }

@@ -64,7 +64,8 @@ public sealed partial class BatchGrain
             }
 
             await ReconcileAsync(CancellationToken.None);
-            Batch.Status = BatchStatus.Completed;
+            // An upload that stopped part way ends the batch failed, with the reason, once it ran what it holds.
+            Batch.Status = Batch.FailureReason is null ? BatchStatus.Completed : BatchStatus.Failed;
             Batch.ResumeAttempts = 0;
             Batch.UpdatedAt = DateTimeOffset.UtcNow;
             await state.WriteStateAsync();
@@ -162,7 +163,7 @@ public sealed partial class BatchGrain
                 return item;
             }
 
-            if (run.Exhausted || run.Abandoned)
+            if (run.Exhausted || run.Abandoned || Batch.CancelRequested)
             {
                 return null;
             }
@@ -186,14 +187,19 @@ public sealed partial class BatchGrain
 
     private async Task FetchAsync(RunContext run)
     {
-        var page = await store.ReadPendingAsync(BatchId, run.After, Batch.Total, options.Value.PageSize, CancellationToken.None);
+        var stored = Stored;
+        var page = await store.ReadPendingAsync(BatchId, run.After, stored, options.Value.PageSize, CancellationToken.None);
         foreach (var item in page)
         {
             run.Queue.Enqueue(item);
         }
 
         run.After = page.Count > 0 ? page[^1].Seq : run.After;
-        run.Exhausted = page.Count < options.Value.PageSize;
+        run.Exhausted = page.Count < options.Value.PageSize && stored >= Batch.Total;
+        if (page.Count == 0 && !run.Exhausted)
+        {
+            await WaitForItemsAsync(run, stored);
+        }
     }
 
     /// <summary>

@@ -33,6 +33,12 @@ public sealed partial class BatchGrain(
 
     private bool Exists => state.RecordExists;
 
+    /// <summary>Sealed before all its items were stored: the rest are still being appended.</summary>
+    private bool Uploading => Batch.Status == BatchStatus.Processing && Batch.Appended > 0 && Batch.Appended < Batch.Total;
+
+    /// <summary>Items stored so far; batches from before <see cref="BatchState.Appended"/> was kept stored all before sealing.</summary>
+    private int Stored => Uploading ? Batch.Appended : Batch.Total;
+
     private bool IsTerminal => Batch.Status is BatchStatus.Completed or BatchStatus.Failed or BatchStatus.Cancelled;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -65,25 +71,38 @@ public sealed partial class BatchGrain(
             state.State = new BatchState { Status = BatchStatus.Pending, CreatedAt = now, UpdatedAt = now };
         }
 
-        if (Batch.Status != BatchStatus.Pending)
+        var sealedEarly = Uploading;
+        if (Batch.Status != BatchStatus.Pending && !sealedEarly)
         {
-            throw new InvalidOperationException($"Batch {BatchId} is {Batch.Status}; items can only be added while it is pending.");
+            // Cancelled or ended while the rest was uploading: nothing more is stored, and the caller sees why.
+            return IsTerminal || Batch.CancelRequested
+                ? Progress()
+                : throw new InvalidOperationException($"Batch {BatchId} is {Batch.Status}; items can only be added while it is pending.");
         }
 
-        if (firstSeq > Batch.Appended)
+        var end = firstSeq + items.Count;
+        if (firstSeq > Batch.Appended || sealedEarly && end > Batch.Appended && (firstSeq != Batch.Appended || end > Batch.Total))
         {
-            throw new ArgumentOutOfRangeException(nameof(firstSeq), $"Items from {Batch.Appended} are missing; got a slice from {firstSeq}.");
+            throw new ArgumentOutOfRangeException(nameof(firstSeq),
+                $"Batch {BatchId} holds items up to {Batch.Appended} of {(sealedEarly ? Batch.Total : "an open total")}; got a slice from {firstSeq} to {end}.");
         }
 
-        if (firstSeq + items.Count > Batch.Appended)
+        if (end <= Batch.Appended)
         {
-            await store.AppendAsync(BatchId, firstSeq, items, cancellationToken);
-            Batch.Appended = Batch.Total = firstSeq + items.Count;
-            Batch.HasSource |= items.Any(i => i.Source is not null);
-            Batch.UpdatedAt = DateTimeOffset.UtcNow;
-            await state.WriteStateAsync(cancellationToken);
+            return Progress();
         }
 
+        await store.AppendAsync(BatchId, firstSeq, items, cancellationToken);
+        if (!sealedEarly)
+        {
+            Batch.Total = end;
+        }
+
+        Batch.Appended = end;
+        Batch.HasSource |= items.Any(i => i.Source is not null);
+        Batch.UpdatedAt = DateTimeOffset.UtcNow;
+        await WriteStateLockedAsync(cancellationToken);
+        SignalAppended();
         return Progress();
     }
 
@@ -94,11 +113,12 @@ public sealed partial class BatchGrain(
             return Exists ? Progress() : throw new InvalidOperationException($"Batch {BatchId} has no items.");
         }
 
-        if (total != Batch.Appended)
+        if (total < Batch.Appended)
         {
-            throw new ArgumentOutOfRangeException(nameof(total), $"Batch {BatchId} holds {Batch.Appended} items, not {total}.");
+            throw new ArgumentOutOfRangeException(nameof(total), $"Batch {BatchId} holds {Batch.Appended} items, more than {total}.");
         }
 
+        Batch.Total = total;
         Batch.Status = BatchStatus.Processing;
         Batch.Concurrency = options.Value.ClampConcurrency(concurrency);
         Batch.UpdatedAt = DateTimeOffset.UtcNow;
@@ -116,6 +136,10 @@ public sealed partial class BatchGrain(
             await store.DeleteAsync(BatchId, cancellationToken);
             await state.ClearStateAsync(cancellationToken);
             state.State = new BatchState();
+        }
+        else if (Exists && Uploading)
+        {
+            await EndUploadAsync("the upload failed", cancellationToken);
         }
     }
 
@@ -164,7 +188,8 @@ public sealed partial class BatchGrain(
         }
 
         Batch.CancelRequested = true;
-        await state.WriteStateAsync(cancellationToken);
+        await WriteStateLockedAsync(cancellationToken);
+        SignalAppended();
         if (_run is null)
         {
             await EndCancelledAsync(cancellationToken);
@@ -275,8 +300,11 @@ public sealed partial class BatchGrain(
     {
         await store.CancelPendingAsync(BatchId, Problems.Cancelled().Body!, cancellationToken);
         await ReconcileAsync(cancellationToken);
-        // A cancel that arrives as the last items finish cancels nothing: the batch simply completed.
-        Batch.Status = Batch.Cancelled > 0 ? BatchStatus.Cancelled : BatchStatus.Completed;
+        // Rows of a file never stored are not items of the batch, so its counts add up to its total; but they were
+        // cancelled. A cancel that arrives as the last items finish cancels nothing: the batch simply completed.
+        var uploading = Uploading;
+        Batch.Total = Stored;
+        Batch.Status = Batch.Cancelled > 0 || uploading ? BatchStatus.Cancelled : BatchStatus.Completed;
         Batch.UpdatedAt = DateTimeOffset.UtcNow;
         await state.WriteStateAsync(cancellationToken);
         await UnregisterResumeReminderAsync();

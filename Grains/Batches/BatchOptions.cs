@@ -40,6 +40,12 @@ public sealed class BatchOptions : ISelfValidating
     /// <summary>Resumes without progress after which a batch ends failed; retry carries it on (default 5).</summary>
     public int MaxResumeAttempts { get; set; } = 5;
 
+    /// <summary>
+    /// A batch sealed before all its items were stored stops waiting for the rest when none arrive for this long,
+    /// and ends failed with the items it has (default 2 min).
+    /// </summary>
+    public TimeSpan UploadTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
     public int ClampConcurrency(int? requested) => Math.Clamp(requested ?? DefaultConcurrency, 1, MaxConcurrency);
 
     IEnumerable<string> ISelfValidating.Problems() => Validate();
@@ -74,6 +80,11 @@ public sealed class BatchOptions : ISelfValidating
         if (ResumeCheckPeriod < TimeSpan.FromSeconds(1) || MaxResumeAttempts < 1)
         {
             yield return $"Batch:ResumeCheckPeriod must be at least 1 s and Batch:MaxResumeAttempts at least 1; got {ResumeCheckPeriod} and {MaxResumeAttempts}.";
+        }
+
+        if (UploadTimeout < TimeSpan.FromSeconds(1))
+        {
+            yield return $"Batch:UploadTimeout must be at least 1 s; got {UploadTimeout}.";
         }
 
         if (MaxWait <= TimeSpan.Zero || MaxWait > TimeSpan.FromSeconds(25))

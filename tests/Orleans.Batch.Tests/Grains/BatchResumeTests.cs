@@ -25,6 +25,7 @@ public sealed class BatchResumeTests(BatchResumeTests.ResumeFixture fixture, ITe
     private const int Creates = 19;
     private const int Total = Creates + 1;
     private static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan UploadTimeout = TimeSpan.FromSeconds(2);
 
     private readonly BatchApi _api = new(fixture.Http);
 
@@ -56,6 +57,27 @@ public sealed class BatchResumeTests(BatchResumeTests.ResumeFixture fixture, ITe
         await AssertEveryItemAppliedOnceAsync(run);
         Assert.Equal([$"Batch {run.BatchId} resumed (woken by its reminder), attempt 1"], BatchLog.Of(run.BatchId, BatchLog.Resumed));
         Assert.Empty(BatchLog.Of(run.BatchId, BatchLog.GaveUp));
+    }
+
+    [Fact]
+    public async Task Upload_NoItemsForTheUploadTimeout_EndsFailedAtTheItemsItHolds()
+    {
+        var batchId = Guid.NewGuid().ToString("N");
+        var grain = fixture.Grains.GetGrain<IBatchGrain>(batchId);
+        var items = Enumerable.Range(0, 3)
+            .Select(i => new BatchItem(new OperationRequest($"row-{i + 1}", "POST", "/users",
+                JsonSerializer.Serialize(new { email = Unique.Email($"orphan{i}"), name = "Orphan" }), null, batchId)))
+            .ToList();
+        await grain.AppendAsync(0, items);
+        var clock = Stopwatch.StartNew();
+        await grain.SealAsync(10, concurrency: 1);
+
+        var ended = await _api.WaitUntilEndedAsync(batchId);
+
+        Assert.True(clock.Elapsed >= UploadTimeout, $"The batch gave up on its upload after {clock.Elapsed.TotalSeconds:F1} s.");
+        Assert.Equal("failed", ended.Str("status"));
+        Assert.Equal((3, 3), (ended.Int("total"), ended.Int("succeeded")));
+        Assert.Contains("stopped after 3 of 10 items (no items arrived for", ended.Str("reason"), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -190,6 +212,7 @@ public sealed class BatchResumeTests(BatchResumeTests.ResumeFixture fixture, ITe
             ["Batch:MaxResumeAttempts"] = MaxResumeAttempts.ToString(CultureInfo.InvariantCulture),
             ["Batch:FlushSize"] = "1",
             ["Batch:ChunkSize"] = "1",
+            ["Batch:UploadTimeout"] = UploadTimeout.ToString("c", CultureInfo.InvariantCulture),
         });
 
         public override void Configure(ISiloBuilder siloBuilder)

@@ -1,0 +1,65 @@
+namespace Orleans.Batch.Grains.Batches;
+
+/// <summary>A batch sealed at its size before all its items were stored: its run waits for the rest as they are appended.</summary>
+public sealed partial class BatchGrain
+{
+    private TaskCompletionSource _appended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Wakes a run waiting for items: more were appended, the upload ended, or the batch is being cancelled.</summary>
+    private void SignalAppended()
+    {
+        var appended = _appended;
+        _appended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        appended.TrySetResult();
+    }
+
+    /// <summary>
+    /// Waits until items beyond <paramref name="stored"/> are appended; when none arrive within
+    /// <see cref="BatchOptions.UploadTimeout"/>, the upload is taken as dead and the batch ends at what it holds.
+    /// </summary>
+    private async Task WaitForItemsAsync(RunContext run, int stored)
+    {
+        var appended = _appended.Task;
+        if (Stored > stored || !Uploading || Batch.CancelRequested)
+        {
+            return;
+        }
+
+        try
+        {
+            await appended.WaitAsync(options.Value.UploadTimeout);
+        }
+        catch (TimeoutException)
+        {
+            if (!run.Abandoned && Uploading && Batch.Appended == stored)
+            {
+                await EndUploadAsync($"no items arrived for {options.Value.UploadTimeout}", CancellationToken.None);
+            }
+        }
+    }
+
+    /// <summary>The rows not stored yet never will be: the batch's total becomes what it holds, and it will end failed.</summary>
+    private async Task EndUploadAsync(string why, CancellationToken cancellationToken)
+    {
+        LogUploadEnded(BatchId, Batch.Appended, Batch.Total, why);
+        Batch.FailureReason = $"The upload stopped after {Batch.Appended} of {Batch.Total} items ({why}); the batch ran the items it holds.";
+        Batch.Total = Batch.Appended;
+        Batch.UpdatedAt = DateTimeOffset.UtcNow;
+        await WriteStateLockedAsync(cancellationToken);
+        SignalAppended();
+    }
+
+    /// <summary>Writes the state outside a checkpoint; the lock keeps it from racing a checkpoint's write.</summary>
+    private async Task WriteStateLockedAsync(CancellationToken cancellationToken)
+    {
+        await _checkpointLock.WaitAsync(cancellationToken);
+        try
+        {
+            await state.WriteStateAsync(cancellationToken);
+        }
+        finally
+        {
+            _checkpointLock.Release();
+        }
+    }
+}

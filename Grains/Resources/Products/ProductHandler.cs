@@ -32,15 +32,7 @@ public sealed class ProductHandler
     protected override IReadOnlyList<ListFilter> Filters { get; } = [ListFilter.Text("sku", "sku = @sku")];
 
     protected override BulkInsert Bulk { get; } = new(
-        $"""
-        WITH input AS (SELECT * FROM unnest(@Ords, @Skus, @Names, @Prices) AS t(ord, sku, name, price)),
-        fresh AS (
-            SELECT DISTINCT ON (i.sku) i.ord, i.sku, i.name, i.price FROM input i
-            WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = i.sku)
-            ORDER BY i.sku, i.ord),
-        ins AS (INSERT INTO products (sku, name, price) SELECT sku, name, price FROM fresh ORDER BY ord RETURNING {Select})
-        SELECT f.ord, ins.* FROM ins JOIN fresh f ON f.sku = ins.sku
-        """,
+        "products", "unnest(@Ords, @Skus, @Names, @Prices) AS t(ord, sku, name, price)", "sku, name, price", alias => $"{alias}.sku", Select,
         rows => new
         {
             Ords = rows.Select(r => r.Ord).ToArray(),

@@ -27,15 +27,7 @@ public sealed class UserHandler
         };
 
     protected override BulkInsert Bulk { get; } = new(
-        $"""
-        WITH input AS (SELECT * FROM unnest(@Ords, @Emails, @Names) AS t(ord, email, name)),
-        fresh AS (
-            SELECT DISTINCT ON (lower(i.email)) i.ord, i.email, i.name FROM input i
-            WHERE NOT EXISTS (SELECT 1 FROM users u WHERE lower(u.email) = lower(i.email))
-            ORDER BY lower(i.email), i.ord),
-        ins AS (INSERT INTO users (email, name) SELECT email, name FROM fresh ORDER BY ord RETURNING {Select})
-        SELECT f.ord, ins.* FROM ins JOIN fresh f ON lower(f.email) = lower(ins.email)
-        """,
+        "users", "unnest(@Ords, @Emails, @Names) AS t(ord, email, name)", "email, name", alias => $"lower({alias}.email)", Select,
         rows => new
         {
             Ords = rows.Select(r => r.Ord).ToArray(),

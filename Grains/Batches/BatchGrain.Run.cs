@@ -188,6 +188,11 @@ public sealed partial class BatchGrain
     private async Task FetchAsync(RunContext run)
     {
         var stored = Stored;
+        if (TakeLatest(run))
+        {
+            return;
+        }
+
         var page = await store.ReadPendingAsync(BatchId, run.After, stored, options.Value.PageSize, CancellationToken.None);
         foreach (var item in page)
         {

@@ -1,3 +1,5 @@
+using Orleans.Batch.Grains.Interfaces.Batches;
+
 namespace Orleans.Batch.Grains.Batches;
 
 /// <summary>A batch sealed at its size before all its items were stored: its run waits for the rest as they are appended.</summary>
@@ -5,12 +7,39 @@ public sealed partial class BatchGrain
 {
     private TaskCompletionSource _appended = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>The last slice appended after sealing, kept until the run takes it, so a run keeping up does not read it back.</summary>
+    private (int First, IReadOnlyList<BatchItem> Items)? _latest;
+
     /// <summary>Wakes a run waiting for items: more were appended, the upload ended, or the batch is being cancelled.</summary>
     private void SignalAppended()
     {
         var appended = _appended;
         _appended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         appended.TrySetResult();
+    }
+
+    /// <summary>
+    /// Queues the slice just appended when it is exactly what the run would read next: every item it holds is pending,
+    /// except those rejected on upload, which already have their results.
+    /// </summary>
+    private bool TakeLatest(RunContext run)
+    {
+        if (_latest is not { } latest || latest.First != run.After + 1)
+        {
+            return false;
+        }
+
+        _latest = null;
+        for (var i = 0; i < latest.Items.Count; i++)
+        {
+            if (latest.Items[i].Rejected is null)
+            {
+                run.Queue.Enqueue(new PendingItem(latest.First + i, ItemOutcome.Pending, latest.Items[i].Operation with { BatchId = BatchId }));
+            }
+        }
+
+        run.After = latest.First + latest.Items.Count - 1;
+        return true;
     }
 
     /// <summary>

@@ -102,6 +102,7 @@ public sealed partial class BatchGrain(
         Batch.HasSource |= items.Any(i => i.Source is not null);
         Batch.UpdatedAt = DateTimeOffset.UtcNow;
         await WriteStateLockedAsync(cancellationToken);
+        _latest = sealedEarly ? (firstSeq, items) : null;
         SignalAppended();
         return Progress();
     }

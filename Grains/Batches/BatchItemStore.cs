@@ -124,8 +124,7 @@ public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gat
     public async Task<ItemCounts> CountAsync(string batchId, CancellationToken cancellationToken)
     {
         const string sql = $"""
-            SELECT (SELECT count(*) FROM batch_items WHERE batch_id = @batchId)::int AS Total,
-                   (count(*) FILTER (WHERE outcome = 1))::int AS Succeeded,
+            SELECT (count(*) FILTER (WHERE outcome = 1))::int AS Succeeded,
                    (count(*) FILTER (WHERE outcome = 2)
                     + (SELECT count(*) FROM batch_items i WHERE batch_id = @batchId AND prior_outcome = 2 AND {NoResult}))::int AS Failed,
                    (count(*) FILTER (WHERE outcome = 3))::int AS Cancelled
@@ -243,4 +242,4 @@ public sealed record PendingItem(int Seq, ItemOutcome Prior, OperationRequest Op
 /// <summary>A finished item; <paramref name="Recorded"/> says its result was stored with its effect.</summary>
 public sealed record FinishedItem(int Seq, ItemOutcome Prior, ItemOutcome Outcome, OperationResult Result, bool Recorded = false);
 
-public sealed record ItemCounts(int Total, int Succeeded, int Failed, int Cancelled);
+public sealed record ItemCounts(int Succeeded, int Failed, int Cancelled);

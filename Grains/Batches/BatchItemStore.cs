@@ -1,77 +1,65 @@
 using System.Text.Json;
 using Dapper;
 using Npgsql;
-using NpgsqlTypes;
 using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
 
 namespace Orleans.Batch.Grains.Batches;
 
-/// <summary>A batch's items and their results in PostgreSQL, read and written a bounded slice at a time.</summary>
-public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gate)
+/// <summary>
+/// A batch's items (<c>batch_item_pages</c>, a page of consecutive items per row) and their results
+/// (<c>batch_result_runs</c>, see <see cref="ResultRuns"/>) in PostgreSQL, read and written a bounded slice at a time.
+/// </summary>
+public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gate)
 {
-    private const string Copy = """
-        COPY batch_items (batch_id, seq, op_id, method, path, body, headers, idempotency_key, source, preset)
-        FROM STDIN (FORMAT BINARY)
+    /// <summary>The most items one page row holds.</summary>
+    public const int PageItems = 1000;
+
+    private const string NoRanges = "'{}'::int4multirange";
+
+    private const string InsertPageSql = """
+        INSERT INTO batch_item_pages (batch_id, first_seq, item_count, op_ids, methods, paths, bodies, headers, idempotency_keys, sources)
+        VALUES (@batchId, @firstSeq, @count, @opIds, @methods, @paths, @bodies, @headers, @keys, @sources)
         """;
 
-    /// <summary>Appends results; takes @batchId and the arrays @seqs, @outcomes, @statuses, @results, @locations.</summary>
-    internal const string InsertResultsSql = """
-        INSERT INTO batch_results (batch_id, seq, outcome, status, result, location)
-        SELECT @batchId, u.seq, u.outcome, u.status, u.result, u.location
-        FROM unnest(@seqs, @outcomes, @statuses, @results, @locations) AS u(seq, outcome, status, result, location)
-        """;
+    /// <summary>Pages holding positions after @from up to @to; each page holds at most <see cref="PageItems"/>.</summary>
+    private static readonly string PagesInWindow =
+        $"p.batch_id = @batchId AND p.first_seq <= @to AND p.first_seq > @from - {PageItems} AND p.first_seq + p.item_count > @from + 1";
 
-    // A scalar subquery, not NOT EXISTS: PostgreSQL never turns it into a join, so each item is one primary-key probe
-    // whatever the statistics say. (An anti-join planned from stale statistics compared every pair of the range.)
-    private const string NoResult = "(SELECT 1 FROM batch_results r WHERE r.batch_id = i.batch_id AND r.seq = i.seq) IS NULL";
-
-    /// <summary>Stores items at positions from <paramref name="firstSeq"/>, replacing any stored there before (so a repeated append is harmless).</summary>
+    /// <summary>
+    /// Stores items at positions from <paramref name="firstSeq"/>, replacing any stored there or after (so a repeated
+    /// append is harmless); items rejected on upload get their answer at once, in a preset run.
+    /// </summary>
     public async Task AppendAsync(string batchId, int firstSeq, IReadOnlyList<BatchItem> items, CancellationToken cancellationToken)
     {
         using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(
-            """
-            DELETE FROM batch_items WHERE batch_id = @batchId AND seq >= @firstSeq AND seq < @end;
-            DELETE FROM batch_results WHERE batch_id = @batchId AND seq >= @firstSeq AND seq < @end;
+        var session = new DbSession(connection, transaction);
+        await connection.ExecuteAsync(session.Command(
+            $"""
+            UPDATE batch_item_pages SET item_count = @firstSeq - first_seq, op_ids = op_ids[:@firstSeq - first_seq],
+                methods = methods[:@firstSeq - first_seq], paths = paths[:@firstSeq - first_seq], bodies = bodies[:@firstSeq - first_seq],
+                headers = headers[:@firstSeq - first_seq], idempotency_keys = idempotency_keys[:@firstSeq - first_seq],
+                sources = sources[:@firstSeq - first_seq], retried = retried * int4multirange(int4range(first_seq, @firstSeq))
+            WHERE batch_id = @batchId AND first_seq < @firstSeq AND first_seq + item_count > @firstSeq;
+            DELETE FROM batch_item_pages WHERE batch_id = @batchId AND first_seq >= @firstSeq;
+            {ResultRuns.RemoveSql("int4multirange(int4range(@firstSeq, NULL))", "r.preset")}
             """,
-            new { batchId, firstSeq, end = firstSeq + items.Count }, transaction, cancellationToken: cancellationToken));
-        await using (var writer = await connection.BeginBinaryImportAsync(Copy, cancellationToken))
+            new { batchId, firstSeq }, cancellationToken));
+        for (var start = 0; start < items.Count; start += PageItems)
         {
-            for (var i = 0; i < items.Count; i++)
-            {
-                var (operation, source, rejected) = items[i];
-                await writer.StartRowAsync(cancellationToken);
-                await writer.WriteAsync(batchId, NpgsqlDbType.Varchar, cancellationToken);
-                await writer.WriteAsync(firstSeq + i, NpgsqlDbType.Integer, cancellationToken);
-                await writer.WriteAsync(operation.Id, NpgsqlDbType.Text, cancellationToken);
-                await writer.WriteAsync(operation.Method, NpgsqlDbType.Varchar, cancellationToken);
-                await writer.WriteAsync(operation.Path, NpgsqlDbType.Text, cancellationToken);
-                await WriteNullableAsync(writer, operation.Body, NpgsqlDbType.Text, cancellationToken);
-                await WriteNullableAsync(writer, operation.Headers is null ? null : JsonSerializer.Serialize(operation.Headers), NpgsqlDbType.Jsonb, cancellationToken);
-                await WriteNullableAsync(writer, operation.IdempotencyKey, NpgsqlDbType.Text, cancellationToken);
-                await WriteNullableAsync(writer, source?.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text, cancellationToken);
-                await writer.WriteAsync(rejected is not null, NpgsqlDbType.Boolean, cancellationToken);
-            }
-
-            await writer.CompleteAsync(cancellationToken);
+            var page = items.Skip(start).Take(PageItems).ToList();
+            await connection.ExecuteAsync(session.Command(InsertPageSql, PageParameters(batchId, firstSeq + start, page), cancellationToken));
         }
 
-        var preset = Enumerable.Range(0, items.Count).Where(i => items[i].Rejected is not null).ToList();
+        var preset = Enumerable.Range(0, items.Count).Where(i => items[i].Rejected is not null)
+            .Select(i => new FinishedAnswer(firstSeq + i, ItemOutcome.Failed, items[i].Rejected!.Status, items[i].Rejected!.Body, items[i].Rejected!.Location))
+            .ToList();
         if (preset.Count > 0)
         {
-            await connection.ExecuteAsync(new CommandDefinition(InsertResultsSql, new
-            {
-                batchId,
-                seqs = preset.Select(i => firstSeq + i).ToArray(),
-                outcomes = preset.Select(_ => (short)ItemOutcome.Failed).ToArray(),
-                statuses = preset.Select(i => (short)items[i].Rejected!.Status).ToArray(),
-                results = preset.Select(i => items[i].Rejected!.Body).ToArray(),
-                locations = preset.Select(i => items[i].Rejected!.Location).ToArray(),
-            }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(ResultRuns.InsertCommand(batchId, preset, preset: true, skipConflicts: false, session, cancellationToken));
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -80,95 +68,79 @@ public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gat
     /// <summary>Up to <paramref name="limit"/> items not yet run, after position <paramref name="after"/> and before <paramref name="end"/>, in order.</summary>
     public async Task<IReadOnlyList<PendingItem>> ReadPendingAsync(string batchId, int after, int end, int limit, CancellationToken cancellationToken)
     {
-        const string sql = $"""
-            SELECT seq AS Seq, prior_outcome AS Prior, op_id AS Id, method AS Method, path AS Path, body AS Body,
-                   headers::text AS Headers, idempotency_key AS IdempotencyKey
-            FROM batch_items i WHERE batch_id = @batchId AND seq > @from AND seq <= @to AND {NoResult} ORDER BY seq LIMIT @limit
+        var sql = $"""
+            SELECT s.seq AS Seq, s.retried AS Retried, s.op_id AS Id, s.method AS Method, s.path AS Path, s.body AS Body,
+                   s.headers AS Headers, s.idempotency_key AS IdempotencyKey
+            FROM (
+                SELECT p.first_seq + (u.n - 1)::integer AS seq, (p.first_seq + (u.n - 1)::integer) <@ p.retried AS retried,
+                       u.op_id, u.method, u.path, u.body, u.headers, u.idempotency_key
+                FROM batch_item_pages p
+                CROSS JOIN LATERAL unnest(p.op_ids, p.methods, p.paths, p.bodies, p.headers, p.idempotency_keys)
+                    WITH ORDINALITY AS u(op_id, method, path, body, headers, idempotency_key, n)
+                WHERE {PagesInWindow}) AS s
+            WHERE s.seq > @from AND s.seq <= @to
+              AND NOT (s.seq <@ (SELECT coalesce(range_agg(r.covers), {NoRanges}) FROM batch_result_runs r
+                                 WHERE r.batch_id = @batchId AND r.covers && int4multirange(int4range(@from + 1, @to + 1))))
+            ORDER BY s.seq LIMIT @limit
             """;
         var rows = await ReadWindowsAsync<PendingRow>(sql, batchId, after, end, limit, new { }, cancellationToken);
-        return rows.Select(r => new PendingItem(r.Seq, (ItemOutcome)r.Prior, new OperationRequest(
+        return rows.Select(r => new PendingItem(r.Seq, r.Retried ? ItemOutcome.Failed : ItemOutcome.Pending, new OperationRequest(
             r.Id, r.Method, r.Path, r.Body,
             r.Headers is null ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(r.Headers),
             batchId, r.IdempotencyKey))).ToList();
     }
 
-    /// <summary>
-    /// Stores a slice of finished items' results in one statement, except those already stored with their effect.
-    /// A result replaces only a cancellation, never a result stored with an effect (a run that lost the race to
-    /// another answers from it).
-    /// </summary>
-    public async Task SaveResultsAsync(string batchId, IReadOnlyList<FinishedItem> items, CancellationToken cancellationToken)
+    /// <summary>Makes every failed item (that was ever run) pending again, counted as failed until it runs; returns how many.</summary>
+    public async Task<int> ResetFailedAsync(string batchId, CancellationToken cancellationToken)
     {
-        var finished = items.Where(f => !f.Recorded).ToList();
-        if (finished.Count == 0)
+        using var slot = await gate.EnterAsync(cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var session = new DbSession(connection, transaction);
+        var failed = (await connection.QueryAsync<int>(session.Command(
+            """
+            SELECT u.seq FROM batch_result_runs r CROSS JOIN LATERAL unnest(r.seqs, r.outcomes) AS u(seq, outcome)
+            WHERE r.batch_id = @batchId AND r.failed > 0 AND NOT r.preset AND u.outcome = 2
+            """,
+            new { batchId }, cancellationToken))).ToArray();
+        if (failed.Length > 0)
         {
-            return;
+            var cut = ResultRuns.PositionsOf("@failed");
+            await connection.ExecuteAsync(session.Command(
+                $"""
+                {ResultRuns.RemoveSql(cut, "NOT r.preset")}
+                WITH c AS (SELECT {cut} AS m)
+                UPDATE batch_item_pages p SET retried = p.retried + (c.m * int4multirange(int4range(p.first_seq, p.first_seq + p.item_count)))
+                FROM c WHERE p.batch_id = @batchId AND int4multirange(int4range(p.first_seq, p.first_seq + p.item_count)) && c.m;
+                """,
+                new { batchId, failed }, cancellationToken));
         }
 
-        await ExecuteAsync(InsertResultsSql + " " + """
-            ON CONFLICT (batch_id, seq) DO UPDATE
-            SET outcome = EXCLUDED.outcome, status = EXCLUDED.status, result = EXCLUDED.result, location = EXCLUDED.location
-            WHERE batch_results.outcome = 3
-            """, new
-        {
-            batchId,
-            seqs = finished.Select(f => f.Seq).ToArray(),
-            outcomes = finished.Select(f => (short)f.Outcome).ToArray(),
-            statuses = finished.Select(f => (short)f.Result.Status).ToArray(),
-            results = finished.Select(f => f.Result.Body).ToArray(),
-            locations = finished.Select(f => f.Result.Location).ToArray(),
-        }, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return failed.Length;
     }
 
-    /// <summary>Counts by outcome; an item reset for retry still counts as failed until it finishes again.</summary>
-    public async Task<ItemCounts> CountAsync(string batchId, CancellationToken cancellationToken)
-    {
-        const string sql = $"""
-            SELECT (count(*) FILTER (WHERE outcome = 1))::int AS Succeeded,
-                   (count(*) FILTER (WHERE outcome = 2)
-                    + (SELECT count(*) FROM batch_items i WHERE batch_id = @batchId AND prior_outcome = 2 AND {NoResult}))::int AS Failed,
-                   (count(*) FILTER (WHERE outcome = 3))::int AS Cancelled
-            FROM batch_results WHERE batch_id = @batchId
-            """;
-        return (await QueryAsync<ItemCounts>(sql, new { batchId }, cancellationToken))[0];
-    }
-
-    /// <summary>Marks every item not yet run as cancelled with <paramref name="problem"/>.</summary>
-    public Task CancelPendingAsync(string batchId, string problem, CancellationToken cancellationToken) => ExecuteAsync(
-        $"""
-        INSERT INTO batch_results (batch_id, seq, outcome, status, result)
-        SELECT batch_id, seq, 3, @status, @problem FROM batch_items i WHERE batch_id = @batchId AND {NoResult}
-        ON CONFLICT (batch_id, seq) DO NOTHING
-        """,
-        new { batchId, problem, status = (short)Resources.Problems.CancelledStatus }, cancellationToken);
-
-    /// <summary>Makes every failed item (that was ever run) pending again; returns how many.</summary>
-    public Task<int> ResetFailedAsync(string batchId, CancellationToken cancellationToken) => ExecuteAsync(
-        """
-        WITH reset AS (
-            DELETE FROM batch_results r USING batch_items i
-            WHERE r.batch_id = @batchId AND r.outcome = 2 AND i.batch_id = r.batch_id AND i.seq = r.seq AND NOT i.preset
-            RETURNING r.seq)
-        UPDATE batch_items SET prior_outcome = 2 WHERE batch_id = @batchId AND seq IN (SELECT seq FROM reset)
-        """,
+    public Task DeleteAsync(string batchId, CancellationToken cancellationToken) => ExecuteAsync(
+        "DELETE FROM batch_result_runs WHERE batch_id = @batchId; DELETE FROM batch_item_pages WHERE batch_id = @batchId",
         new { batchId }, cancellationToken);
 
-    /// <summary>Finished items after position <paramref name="after"/> and before <paramref name="end"/>, in order, optionally of one outcome.</summary>
-    public async Task<IReadOnlyList<BatchItemResult>> ReadResultsAsync(
-        string batchId, int after, int end, int limit, ItemOutcome? outcome, CancellationToken cancellationToken)
+    private static object PageParameters(string batchId, int firstSeq, IReadOnlyList<BatchItem> page) => new
     {
-        var sql = $"""
-            SELECT r.seq AS Seq, r.outcome AS Outcome, i.op_id AS Id, r.status AS Status, r.result AS Result, r.location AS Location, i.source AS Source
-            FROM batch_results r
-            CROSS JOIN LATERAL (SELECT op_id, source FROM batch_items i WHERE i.batch_id = r.batch_id AND i.seq = r.seq OFFSET 0) AS i
-            WHERE r.batch_id = @batchId AND r.seq > @from AND r.seq <= @to{(outcome is null ? "" : " AND r.outcome = @outcome")}
-            ORDER BY r.seq LIMIT @limit
-            """;
-        // OFFSET 0 keeps the item lookup a per-row probe: a join planned from stale statistics could compare every pair.
-        var rows = await ReadWindowsAsync<ResultRow>(sql, batchId, after, end, limit, new { outcome = (short?)outcome }, cancellationToken);
-        return rows.Select(r => new BatchItemResult(
-            r.Seq, (ItemOutcome)r.Outcome, new OperationResult(r.Id, r.Status ?? 0, r.Result, r.Location), r.Source)).ToList();
-    }
+        batchId,
+        firstSeq,
+        count = page.Count,
+        opIds = page.Select(i => i.Operation.Id).ToArray(),
+        methods = page.Select(i => i.Operation.Method).ToArray(),
+        paths = page.Select(i => i.Operation.Path).ToArray(),
+        bodies = page.Select(i => i.Operation.Body).ToArray(),
+        headers = page.Any(i => i.Operation.Headers is not null)
+            ? page.Select(i => i.Operation.Headers is null ? null : JsonSerializer.Serialize(i.Operation.Headers)).ToArray()
+            : null,
+        keys = page.Any(i => i.Operation.IdempotencyKey is not null) ? page.Select(i => i.Operation.IdempotencyKey).ToArray() : null,
+        sources = page.Any(i => i.Source is not null)
+            ? page.Select(i => i.Source is null ? null : JsonSerializer.Serialize(i.Source)).ToArray()
+            : null,
+    };
 
     /// <summary>
     /// Reads up to <paramref name="limit"/> rows after <paramref name="after"/> a window of positions at a time, so each
@@ -195,10 +167,6 @@ public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gat
         return rows;
     }
 
-    public Task DeleteAsync(string batchId, CancellationToken cancellationToken) => ExecuteAsync(
-        "DELETE FROM batch_results WHERE batch_id = @batchId; DELETE FROM batch_items WHERE batch_id = @batchId",
-        new { batchId }, cancellationToken);
-
     private async Task<List<T>> QueryAsync<T>(string sql, object parameters, CancellationToken cancellationToken)
     {
         using var slot = await gate.EnterAsync(cancellationToken);
@@ -213,27 +181,7 @@ public sealed class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gat
         return await connection.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken));
     }
 
-    private static Task WriteNullableAsync<T>(NpgsqlBinaryImporter writer, T? value, NpgsqlDbType type, CancellationToken cancellationToken) =>
-        value is null ? writer.WriteNullAsync(cancellationToken) : writer.WriteAsync(value, type, cancellationToken);
-
-    private sealed record PendingRow(int Seq, short Prior, string Id, string Method, string Path, string? Body, string? Headers, string? IdempotencyKey);
-
-    private sealed class ResultRow
-    {
-        public int Seq { get; init; }
-
-        public short Outcome { get; init; }
-
-        public string Id { get; init; } = "";
-
-        public short? Status { get; init; }
-
-        public string? Result { get; init; }
-
-        public string? Location { get; init; }
-
-        public string[]? Source { get; init; }
-    }
+    private sealed record PendingRow(int Seq, bool Retried, string Id, string Method, string Path, string? Body, string? Headers, string? IdempotencyKey);
 }
 
 /// <summary>An item still to run; <paramref name="Prior"/> is what it was before a retry reset it.</summary>

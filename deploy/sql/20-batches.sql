@@ -1,46 +1,90 @@
--- Batch items and idempotency records. Idempotent: applied on every start.
+-- Batch items, their results, and idempotency records. Idempotent: applied on every start.
 BEGIN;
 SELECT pg_advisory_xact_lock(hashtext('orleans-batch-schema'));
 
--- One row per operation of a batch, in request order (seq), written once when the batch is stored.
--- prior_outcome keeps what a retried item was before the retry reset it (2: failed); a preset item was
--- answered without running (a CSV row that is no operation) and is never retried.
-CREATE TABLE IF NOT EXISTS batch_items (
-    batch_id        varchar(64) NOT NULL,
-    seq             integer     NOT NULL,
-    op_id           text        NOT NULL,
-    method          varchar(16) NOT NULL,
-    path            text        NOT NULL,
-    body            text,
-    headers         jsonb,
-    idempotency_key text,
-    source          text[],
-    prior_outcome   smallint    NOT NULL DEFAULT 0,
-    preset          boolean     NOT NULL DEFAULT false,
-    PRIMARY KEY (batch_id, seq)
-);
--- Earlier versions kept results in the item's row and indexed them by outcome.
-DROP INDEX IF EXISTS ix_batch_items_outcome;
-ALTER TABLE batch_items RESET (fillfactor);
-ALTER TABLE batch_items DROP COLUMN IF EXISTS outcome, DROP COLUMN IF EXISTS status,
-    DROP COLUMN IF EXISTS result, DROP COLUMN IF EXISTS location;
--- Items a retry made pending again count as failed until they run; only retried items are in it, so a batch's
--- counts do not scan all its items.
-CREATE INDEX IF NOT EXISTS ix_batch_items_retried ON batch_items (batch_id, seq) WHERE prior_outcome = 2;
+-- Equality on batch_id inside the exclusion constraint below.
+CREATE EXTENSION IF NOT EXISTS btree_gist;
 
--- What a finished item answered: outcome 1 succeeded, 2 failed, 3 cancelled; an item with no row is pending.
--- A batch item's result row is also its idempotency record: it is inserted in the transaction of the item's
--- effect, and the primary key lets only one run of the item commit. Results are appended, never updated in
--- place (except a cancellation an answer replaces), which costs PostgreSQL far less than rewriting item rows.
-CREATE TABLE IF NOT EXISTS batch_results (
-    batch_id varchar(64) NOT NULL,
-    seq      integer     NOT NULL,
-    outcome  smallint    NOT NULL,
-    status   smallint,
-    result   text,
-    location text,
-    PRIMARY KEY (batch_id, seq)
+-- A batch's items, in request order, written once when the batch is stored: a page of up to 1,000 consecutive items
+-- per row (item_count of them from first_seq), one array element per item. One row per page rather than per item
+-- is what keeps a large import's staging cheap: PostgreSQL's cost is per row, far more than per byte.
+-- headers (JSON objects), idempotency_keys and sources (JSON arrays of the input's fields) are null when no item
+-- of the page has one. retried holds the items a retry made pending again: they count as failed until they run.
+CREATE TABLE IF NOT EXISTS batch_item_pages (
+    batch_id         varchar(64)    NOT NULL,
+    first_seq        integer        NOT NULL,
+    item_count       integer        NOT NULL,
+    op_ids           text[]         NOT NULL,
+    methods          text[]         NOT NULL,
+    paths            text[]         NOT NULL,
+    bodies           text[]         NOT NULL,
+    headers          text[],
+    idempotency_keys text[],
+    sources          text[],
+    retried          int4multirange NOT NULL DEFAULT '{}',
+    PRIMARY KEY (batch_id, first_seq)
 );
+ALTER TABLE batch_item_pages ALTER COLUMN bodies SET COMPRESSION lz4, ALTER COLUMN sources SET COMPRESSION lz4;
+
+-- What finished items answered, a run of them per row: the items of one chunk's transaction, of one checkpoint, or
+-- of a cancellation. Element i of the arrays is item seqs[i]; outcome 1 succeeded, 2 failed, 3 cancelled; an item
+-- no row covers is pending. The row is also its items' idempotency record: it is inserted in the transaction of
+-- their effect, and the exclusion constraint lets no two rows cover one item, so of two runs of an item only one
+-- commits, whatever the chunks they ran in. preset rows answer items rejected on upload, which are never retried.
+CREATE TABLE IF NOT EXISTS batch_result_runs (
+    batch_id  varchar(64)    NOT NULL,
+    first_seq integer        NOT NULL,
+    covers    int4multirange NOT NULL,
+    seqs      integer[]      NOT NULL,
+    outcomes  smallint[]     NOT NULL,
+    statuses  smallint[]     NOT NULL,
+    results   text[]         NOT NULL,
+    locations text[]         NOT NULL,
+    succeeded integer        NOT NULL,
+    failed    integer        NOT NULL,
+    cancelled integer        NOT NULL,
+    preset    boolean        NOT NULL DEFAULT false,
+    CONSTRAINT ex_batch_result_runs_items EXCLUDE USING gist (batch_id WITH =, covers WITH &&)
+);
+ALTER TABLE batch_result_runs ALTER COLUMN results SET COMPRESSION lz4;
+
+-- Earlier versions kept a row per item (tables batch_items and batch_results): their rows move into pages and runs.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_class WHERE relname = 'batch_items' AND relkind = 'r') THEN
+        INSERT INTO batch_item_pages (batch_id, first_seq, item_count, op_ids, methods, paths, bodies, headers,
+                                      idempotency_keys, sources, retried)
+        SELECT batch_id, min(seq), count(*), array_agg(op_id ORDER BY seq), array_agg(method ORDER BY seq),
+               array_agg(path ORDER BY seq), array_agg(body ORDER BY seq), array_agg(headers::text ORDER BY seq),
+               array_agg(idempotency_key ORDER BY seq), array_agg(array_to_json(source)::text ORDER BY seq),
+               coalesce(range_agg(int4range(seq, seq + 1)) FILTER (WHERE prior_outcome = 2), '{}')
+        FROM batch_items GROUP BY batch_id, seq / 1000;
+        INSERT INTO batch_result_runs (batch_id, first_seq, covers, seqs, outcomes, statuses, results, locations,
+                                       succeeded, failed, cancelled, preset)
+        SELECT r.batch_id, min(r.seq), range_agg(int4range(r.seq, r.seq + 1)), array_agg(r.seq ORDER BY r.seq),
+               array_agg(r.outcome ORDER BY r.seq), array_agg(coalesce(r.status, 0::smallint) ORDER BY r.seq),
+               array_agg(r.result ORDER BY r.seq), array_agg(r.location ORDER BY r.seq),
+               count(*) FILTER (WHERE r.outcome = 1), count(*) FILTER (WHERE r.outcome = 2),
+               count(*) FILTER (WHERE r.outcome = 3), i.preset
+        FROM batch_results r JOIN batch_items i ON i.batch_id = r.batch_id AND i.seq = r.seq
+        GROUP BY r.batch_id, r.seq / 1000, i.preset;
+        DROP TABLE batch_results;
+        DROP TABLE batch_items;
+    END IF;
+END $$;
+
+-- One row per item, for people and tests reading the database; the service reads and writes the tables above.
+CREATE OR REPLACE VIEW batch_items AS
+SELECT p.batch_id, p.first_seq + (u.n - 1)::integer AS seq, u.op_id, u.method, u.path, u.body, u.headers::jsonb AS headers,
+       u.idempotency_key, u.source::jsonb AS source, (p.first_seq + (u.n - 1)::integer) <@ p.retried AS retried
+FROM batch_item_pages p
+CROSS JOIN LATERAL unnest(p.op_ids, p.methods, p.paths, p.bodies, p.headers, p.idempotency_keys, p.sources)
+    WITH ORDINALITY AS u(op_id, method, path, body, headers, idempotency_key, source, n);
+
+CREATE OR REPLACE VIEW batch_results AS
+SELECT r.batch_id, u.seq, u.outcome, u.status, u.result, u.location, r.preset
+FROM batch_result_runs r
+CROSS JOIN LATERAL unnest(r.seqs, r.outcomes, r.statuses, r.results, r.locations) AS u(seq, outcome, status, result, location);
 
 -- What an operation with an idempotency key did, committed in the same transaction as its effect.
 CREATE TABLE IF NOT EXISTS idempotency_records (

@@ -19,13 +19,18 @@ public class InsertHold : IAsyncDisposable
     }
 
     /// <summary>
-    /// Holds the row of <paramref name="batchId"/>'s item <paramref name="seq"/> in <c>batch_results</c>: the item still
+    /// Holds the row of <paramref name="batchId"/>'s item <paramref name="seq"/> in <c>batch_result_runs</c>: the item still
     /// reads as pending, and storing its result (a checkpoint, or the item's own ledger record) waits until released.
     /// </summary>
     public static async Task<InsertHold> AcquireResultAsync(NpgsqlDataSource database, string batchId, int seq)
     {
         var (connection, transaction) = await InsertAsync(
-            database, "INSERT INTO batch_results (batch_id, seq, outcome) VALUES ($1, $2, 1)", batchId, seq);
+            database,
+            """
+            INSERT INTO batch_result_runs (batch_id, first_seq, covers, seqs, outcomes, statuses, results, locations, succeeded, failed, cancelled)
+            VALUES ($1, $2, int4multirange(int4range($2, $2 + 1)), ARRAY[$2], '{1}', '{200}', '{null}', '{null}', 1, 0, 0)
+            """,
+            batchId, seq);
         return new InsertHold(connection, transaction);
     }
 

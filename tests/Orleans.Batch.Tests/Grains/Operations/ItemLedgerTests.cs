@@ -317,8 +317,14 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
     /// <summary>Stores the chunk's items at <paramref name="indices"/> as cancelled, as cancelling the batch would.</summary>
     private static Task<int> CancelAsync(
         Npgsql.NpgsqlConnection connection, Npgsql.NpgsqlTransaction? transaction, StagedChunk chunk, ResourceResponse cancelled, params int[] indices) =>
-        connection.ExecuteAsync(
-            "INSERT INTO batch_results (batch_id, seq, outcome, status, result) SELECT @BatchId, s, 3, @Status, @Result FROM unnest(@Seqs) AS s",
+        connection.ExecuteScalarAsync<int>(
+            """
+            INSERT INTO batch_result_runs (batch_id, first_seq, covers, seqs, outcomes, statuses, results, locations, succeeded, failed, cancelled)
+            SELECT @BatchId, min(s), range_agg(int4range(s, s + 1)), array_agg(s), array_agg(3::smallint), array_agg(@Status),
+                   array_agg(@Result), array_agg(NULL::text), 0, 0, count(*)
+            FROM unnest(@Seqs) AS s
+            RETURNING cardinality(seqs)
+            """,
             new { chunk.BatchId, Status = (short)cancelled.Status, Result = cancelled.Body, Seqs = indices.Select(i => chunk.Ledger.Seqs[i]).ToArray() },
             transaction);
 

@@ -1,0 +1,169 @@
+using System.Text.Json;
+using Dapper;
+using Npgsql;
+using Orleans.Batch.Grains.Database;
+using Orleans.Batch.Grains.Interfaces.Batches;
+using Orleans.Batch.Grains.Interfaces.Operations;
+
+namespace Orleans.Batch.Grains.Batches;
+
+public sealed partial class BatchItemStore
+{
+    private const string CancellationRows = "r.cancelled > 0 AND r.succeeded = 0 AND r.failed = 0";
+
+    /// <summary>
+    /// Stores a slice of finished items' results, except those already stored with their effect. A result replaces
+    /// only a cancellation, never a result stored with an effect (a run that lost the race to another answers from it).
+    /// </summary>
+    public async Task SaveResultsAsync(string batchId, IReadOnlyList<FinishedItem> items, CancellationToken cancellationToken)
+    {
+        var finished = items.Where(f => !f.Recorded)
+            .Select(f => new FinishedAnswer(f.Seq, f.Outcome, f.Result.Status, f.Result.Body, f.Result.Location)).ToList();
+        if (finished.Count == 0)
+        {
+            return;
+        }
+
+        using var slot = await gate.EnterAsync(cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await connection.ExecuteAsync(ResultRuns.InsertCommand(batchId, finished, preset: false, skipConflicts: false, null, cancellationToken));
+            return;
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ExclusionViolation)
+        {
+            // Some are answered already: item by item, each takes the place of a cancellation, or yields to a result.
+        }
+
+        foreach (var item in finished)
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var session = new DbSession(connection, transaction);
+            await connection.ExecuteAsync(session.Command(
+                ResultRuns.RemoveSql("int4multirange(int4range(@seq, @seq + 1))", CancellationRows), new { batchId, seq = item.Seq }, cancellationToken));
+            await connection.ExecuteAsync(ResultRuns.InsertCommand(batchId, [item], preset: false, skipConflicts: true, session, cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Counts by outcome; an item reset for retry still counts as failed until it finishes again.</summary>
+    public async Task<ItemCounts> CountAsync(string batchId, CancellationToken cancellationToken)
+    {
+        const string sql = """
+            SELECT coalesce(sum(succeeded), 0)::int AS Succeeded,
+                   (coalesce(sum(failed), 0) + (
+                       SELECT coalesce(sum(upper(x) - lower(x)), 0)
+                       FROM batch_item_pages p
+                       CROSS JOIN LATERAL unnest(p.retried - coalesce(
+                           (SELECT range_agg(q.covers) FROM batch_result_runs q WHERE q.batch_id = p.batch_id AND q.covers && p.retried),
+                           '{}'::int4multirange)) AS x
+                       WHERE p.batch_id = @batchId AND NOT isempty(p.retried)))::int AS Failed,
+                   coalesce(sum(cancelled), 0)::int AS Cancelled
+            FROM batch_result_runs WHERE batch_id = @batchId
+            """;
+        return (await QueryAsync<ItemCounts>(sql, new { batchId }, cancellationToken))[0];
+    }
+
+    /// <summary>
+    /// Marks every item not yet run as cancelled with <paramref name="problem"/>, a run per page; a page whose items a
+    /// chunk finishes meanwhile is done again, so no item is left pending.
+    /// </summary>
+    public async Task CancelPendingAsync(string batchId, string problem, CancellationToken cancellationToken)
+    {
+        const string sql = """
+            WITH pending AS (
+                SELECT p.batch_id, int4multirange(int4range(p.first_seq, p.first_seq + p.item_count)) - coalesce(
+                    (SELECT range_agg(r.covers) FROM batch_result_runs r
+                     WHERE r.batch_id = p.batch_id AND r.covers && int4multirange(int4range(p.first_seq, p.first_seq + p.item_count))),
+                    '{}'::int4multirange) AS m
+                FROM batch_item_pages p WHERE p.batch_id = @batchId),
+            runs AS (
+                SELECT batch_id, m, ARRAY(SELECT generate_series(lower(x), upper(x) - 1) FROM unnest(m) AS x ORDER BY 1) AS seqs
+                FROM pending WHERE NOT isempty(m))
+            INSERT INTO batch_result_runs (batch_id, first_seq, covers, seqs, outcomes, statuses, results, locations,
+                                           succeeded, failed, cancelled)
+            SELECT batch_id, seqs[1], m, seqs, array_fill(3::smallint, ARRAY[cardinality(seqs)]),
+                   array_fill(@status::smallint, ARRAY[cardinality(seqs)]), array_fill(@problem::text, ARRAY[cardinality(seqs)]),
+                   array_fill(NULL::text, ARRAY[cardinality(seqs)]), 0, 0, cardinality(seqs)
+            FROM runs
+            ON CONFLICT DO NOTHING
+            """;
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            if (await ExecuteAsync(sql, new { batchId, problem, status = (short)Resources.Problems.CancelledStatus }, cancellationToken) == 0)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Finished items after position <paramref name="after"/> and before <paramref name="end"/>, in order, optionally of one outcome.</summary>
+    public async Task<IReadOnlyList<BatchItemResult>> ReadResultsAsync(
+        string batchId, int after, int end, int limit, ItemOutcome? outcome, CancellationToken cancellationToken)
+    {
+        var only = outcome switch
+        {
+            ItemOutcome.Succeeded => " AND r.succeeded > 0",
+            ItemOutcome.Failed => " AND r.failed > 0",
+            ItemOutcome.Cancelled => " AND r.cancelled > 0",
+            _ => "",
+        };
+        var sql = $"{ResultRuns.ReadWindowSql}{only}{(outcome is null ? "" : " AND u.outcome = @outcome")} ORDER BY u.seq LIMIT @limit";
+        var rows = await ReadWindowsAsync<ResultRow>(sql, batchId, after, end, limit, new { outcome = (short?)outcome }, cancellationToken);
+        if (rows.Count == 0)
+        {
+            return [];
+        }
+
+        // The items' ids and sources, read apart from the results and a run of nearby positions at a time: each
+        // statement's plan stays a scan of the pages around them, however sparse a filtered page of results is.
+        var items = new Dictionary<int, ItemRow>();
+        for (var first = 0; first < rows.Count;)
+        {
+            var last = first;
+            while (last + 1 < rows.Count && rows[last + 1].Seq - rows[last].Seq < PageItems)
+            {
+                last++;
+            }
+
+            var seqs = rows.Skip(first).Take(last - first + 1).Select(r => r.Seq).ToArray();
+            foreach (var item in await QueryAsync<ItemRow>(
+                $"""
+                SELECT s.seq AS Seq, s.op_id AS Id, s.source AS Source FROM (
+                    SELECT p.first_seq + (u.n - 1)::integer AS seq, u.op_id, u.source
+                    FROM batch_item_pages p CROSS JOIN LATERAL unnest(p.op_ids, p.sources) WITH ORDINALITY AS u(op_id, source, n)
+                    WHERE {PagesInWindow}) AS s
+                WHERE s.seq = ANY(@seqs)
+                """,
+                new { batchId, from = seqs[0] - 1, to = seqs[^1], seqs }, cancellationToken))
+            {
+                items[item.Seq] = item;
+            }
+
+            first = last + 1;
+        }
+
+        return rows.Select(r =>
+        {
+            var item = items.GetValueOrDefault(r.Seq);
+            var source = item?.Source is null ? null : JsonSerializer.Deserialize<string[]>(item.Source);
+            return new BatchItemResult(r.Seq, (ItemOutcome)r.Outcome, new OperationResult(item?.Id ?? "", r.Status ?? 0, r.Result, r.Location), source);
+        }).ToList();
+    }
+
+    private sealed class ResultRow
+    {
+        public int Seq { get; init; }
+
+        public short Outcome { get; init; }
+
+        public short? Status { get; init; }
+
+        public string? Result { get; init; }
+
+        public string? Location { get; init; }
+    }
+
+    private sealed record ItemRow(int Seq, string Id, string? Source);
+}

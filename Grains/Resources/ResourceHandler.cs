@@ -97,9 +97,7 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
         if (valid.Count > 0)
         {
             var parameters = bulk.Parameters(valid);
-            var created = (Copy is { } copy
-                    ? await CopyOptimisticallyAsync(session, copy, valid, cancellationToken).ConfigureAwait(false)
-                    : await InsertOptimisticallyAsync(session, bulk, parameters, cancellationToken).ConfigureAwait(false))
+            var created = await InsertOptimisticallyAsync(session, bulk, parameters, cancellationToken).ConfigureAwait(false)
                 ?? await session.Connection.QueryAsync<int, TEntity, (int Ord, TEntity Entity)>(
                     session.Command(bulk.Sql, parameters, cancellationToken), (ord, entity) => (ord, entity), splitOn: "id").ConfigureAwait(false);
             foreach (var (ord, entity) in created)

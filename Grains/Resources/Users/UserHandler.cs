@@ -36,16 +36,6 @@ public sealed class UserHandler
         },
         "ux_users_email");
 
-    protected override BulkCopy<UserFields, User> Copy { get; } = new(
-        "COPY users (id, email, name) FROM STDIN (FORMAT BINARY)",
-        async (writer, fields, cancellationToken) =>
-        {
-            await writer.WriteAsync(fields.Email!, NpgsqlTypes.NpgsqlDbType.Varchar, cancellationToken).ConfigureAwait(false);
-            await writer.WriteAsync(fields.Name!, NpgsqlTypes.NpgsqlDbType.Varchar, cancellationToken).ConfigureAwait(false);
-        },
-        (id, fields, createdAt) => new User(id, fields.Email!, fields.Name!, createdAt),
-        "ux_users_email");
-
     protected override BulkUpdate BulkUpdate { get; } = new(
         $"""
         UPDATE users AS t SET email = COALESCE(u.new_email, t.email), name = COALESCE(u.new_name, t.name)

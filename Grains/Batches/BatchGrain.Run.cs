@@ -84,6 +84,8 @@ public sealed partial class BatchGrain
             if (ReferenceEquals(_run, run))
             {
                 _run = null;
+                // Kept slices are items known to be pending; once a run has ended, only the stored results say which are.
+                _appendedSlices.Clear();
             }
         }
     }

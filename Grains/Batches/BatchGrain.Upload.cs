@@ -7,8 +7,27 @@ public sealed partial class BatchGrain
 {
     private TaskCompletionSource _appended = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>The last slice appended after sealing, kept until the run takes it, so a run keeping up does not read it back.</summary>
-    private (int First, IReadOnlyList<BatchItem> Items)? _latest;
+    /// <summary>The most appended slices kept in memory for the run; a run further behind reads them back.</summary>
+    private const int MaxKeptSlices = 4;
+
+    /// <summary>Slices appended, kept until the run takes them, so a run keeping up does not read them back.</summary>
+    private readonly Queue<(int First, IReadOnlyList<BatchItem> Items)> _appendedSlices = new();
+
+    /// <summary>
+    /// Keeps an appended slice for the run, in place of any kept from its first position on (an append replaces what
+    /// was stored there), dropping the oldest beyond <see cref="MaxKeptSlices"/>.
+    /// </summary>
+    private void KeepSlice(int first, IReadOnlyList<BatchItem> items)
+    {
+        var kept = _appendedSlices.Where(slice => slice.First < first).ToList();
+        _appendedSlices.Clear();
+        kept.ForEach(_appendedSlices.Enqueue);
+        _appendedSlices.Enqueue((first, items));
+        if (_appendedSlices.Count > MaxKeptSlices)
+        {
+            _appendedSlices.Dequeue();
+        }
+    }
 
     /// <summary>Wakes a run waiting for items: more were appended, the upload ended, or the batch is being cancelled.</summary>
     private void SignalAppended()
@@ -19,17 +38,22 @@ public sealed partial class BatchGrain
     }
 
     /// <summary>
-    /// Queues the slice just appended when it is exactly what the run would read next: every item it holds is pending,
+    /// Queues the oldest slice kept from an append when it is exactly what the run would read next: every item it holds is pending,
     /// except those rejected on upload, which already have their results.
     /// </summary>
     private bool TakeLatest(RunContext run)
     {
-        if (_latest is not { } latest || latest.First != run.After + 1)
+        while (_appendedSlices.TryPeek(out var stale) && stale.First <= run.After)
+        {
+            _appendedSlices.Dequeue();
+        }
+
+        if (!_appendedSlices.TryPeek(out var latest) || latest.First != run.After + 1)
         {
             return false;
         }
 
-        _latest = null;
+        _appendedSlices.Dequeue();
         for (var i = 0; i < latest.Items.Count; i++)
         {
             if (latest.Items[i].Rejected is null)

@@ -102,7 +102,7 @@ public sealed partial class BatchGrain(
         Batch.HasSource |= items.Any(i => i.Source is not null);
         Batch.UpdatedAt = DateTimeOffset.UtcNow;
         await WriteStateLockedAsync(cancellationToken);
-        _latest = sealedEarly ? (firstSeq, items) : null;
+        KeepSlice(firstSeq, items);
         SignalAppended();
         return Progress();
     }
@@ -252,6 +252,7 @@ public sealed partial class BatchGrain(
             LogStalled(BatchId, Batch.HeartbeatAt ?? Batch.UpdatedAt);
             _run.Abandon();
             _run = null;
+            _appendedSlices.Clear();
         }
 
         if (_run is null)

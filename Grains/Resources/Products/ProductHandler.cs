@@ -40,7 +40,7 @@ public sealed class ProductHandler
             Names = rows.Select(r => ((ProductFields)r.Fields).Name).ToArray(),
             Prices = rows.Select(r => ((ProductFields)r.Fields).Price!.Value).ToArray(),
         },
-        "ux_products_sku");
+        "ux_products_sku", "sku", fields => ((ProductFields)fields).Sku!);
 
     protected override BulkUpdate BulkUpdate { get; } = new(
         $"""

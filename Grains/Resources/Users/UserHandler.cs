@@ -34,7 +34,7 @@ public sealed class UserHandler
             Emails = rows.Select(r => ((UserFields)r.Fields).Email).ToArray(),
             Names = rows.Select(r => ((UserFields)r.Fields).Name).ToArray(),
         },
-        "ux_users_email");
+        "ux_users_email", "email", fields => ((UserFields)fields).Email!);
 
     protected override BulkUpdate BulkUpdate { get; } = new(
         $"""

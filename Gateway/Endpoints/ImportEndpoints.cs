@@ -189,11 +189,12 @@ public static class ImportEndpoints
         IBatchGrain grain, int firstSeq, List<BatchItem> slice, (int Total, int? Concurrency)? seal, CancellationToken cancellationToken)
     {
         BatchProgress progress;
+        var encoded = BatchItemSlice.Of(slice);
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                progress = await grain.AppendAsync(firstSeq, slice, cancellationToken);
+                progress = await grain.AppendAsync(firstSeq, encoded, cancellationToken);
                 break;
             }
             catch (Exception e) when (attempt < AppendAttempts && e is not (ArgumentException or InvalidOperationException or OperationCanceledException))

@@ -13,7 +13,7 @@ public interface IBatchGrain : IGrainWithStringKey
     /// Stores items from position <paramref name="firstSeq"/> of a batch still being uploaded, also after it was sealed
     /// at a larger total; a repeated range is ignored, and a batch that already ended stores nothing.
     /// </summary>
-    Task<BatchProgress> AppendAsync(int firstSeq, IReadOnlyList<BatchItem> items, CancellationToken cancellationToken = default);
+    Task<BatchProgress> AppendAsync(int firstSeq, BatchItemSlice items, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Fixes the batch's size at <paramref name="total"/> items and starts running them: those stored now at once,

@@ -59,11 +59,14 @@ public sealed partial class BatchGrain(
             return Progress();
         }
 
-        await AppendAsync(0, [.. request.Operations.Select(o => new BatchItem(o))], cancellationToken);
+        await AppendItemsAsync(0, [.. request.Operations.Select(o => new BatchItem(o))], cancellationToken);
         return await SealAsync(request.Operations.Count, request.Concurrency, cancellationToken);
     }
 
-    public async Task<BatchProgress> AppendAsync(int firstSeq, IReadOnlyList<BatchItem> items, CancellationToken cancellationToken = default)
+    public Task<BatchProgress> AppendAsync(int firstSeq, BatchItemSlice items, CancellationToken cancellationToken = default) =>
+        AppendItemsAsync(firstSeq, items.Decode(), cancellationToken);
+
+    private async Task<BatchProgress> AppendItemsAsync(int firstSeq, IReadOnlyList<BatchItem> items, CancellationToken cancellationToken)
     {
         if (!Exists)
         {

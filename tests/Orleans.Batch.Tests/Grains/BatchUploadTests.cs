@@ -42,7 +42,7 @@ public sealed class BatchUploadTests(ClusterFixture fixture)
         await grain.SealAsync(20, concurrency: 2);
 
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => grain.AppendAsync(15, items[15..]));
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => grain.AppendAsync(10, [.. items[10..], .. NewBatch("extra", 1).Items]));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => grain.AppendAsync(10, BatchItemSlice.Of([.. items[10..], .. NewBatch("extra", 1).Items])));
         var repeated = await grain.AppendAsync(0, items[..10]);
         Assert.Equal(20, repeated.Total);
 

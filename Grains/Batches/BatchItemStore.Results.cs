@@ -110,7 +110,9 @@ public sealed partial class BatchItemStore
             _ => "",
         };
         var sql = $"{ResultRuns.ReadWindowSql}{only}{(outcome is null ? "" : " AND u.outcome = @outcome")} ORDER BY u.seq LIMIT @limit";
-        var rows = await ReadWindowsAsync<ResultRow>(sql, batchId, after, end, limit, new { outcome = (short?)outcome }, cancellationToken);
+        // Runs without an item of the outcome asked for are skipped by their counts, unread: a filter's window can be wide.
+        var window = outcome is null ? Math.Max(limit, PageItems) : Math.Max(16 * limit, 4 * PageItems);
+        var rows = await ReadWindowsAsync<ResultRow>(sql, batchId, after, end, limit, window, new { outcome = (short?)outcome }, cancellationToken);
         if (rows.Count == 0)
         {
             return [];

@@ -83,7 +83,8 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
                                  WHERE r.batch_id = @batchId AND r.covers && int4multirange(int4range(@from + 1, @to + 1))))
             ORDER BY s.seq LIMIT @limit
             """;
-        var rows = await ReadWindowsAsync<PendingRow>(sql, batchId, after, end, limit, new { }, cancellationToken);
+        // A window unpacks every page it touches, so it spans about as many positions as it may return.
+        var rows = await ReadWindowsAsync<PendingRow>(sql, batchId, after, end, limit, Math.Max(limit, PageItems), new { }, cancellationToken);
         return rows.Select(r => new PendingItem(r.Seq, r.Retried ? ItemOutcome.Failed : ItemOutcome.Pending, new OperationRequest(
             r.Id, r.Method, r.Path, r.Body,
             r.Headers is null ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(r.Headers),
@@ -143,15 +144,14 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
     };
 
     /// <summary>
-    /// Reads up to <paramref name="limit"/> rows after <paramref name="after"/> a window of positions at a time, so each
+    /// Reads up to <paramref name="limit"/> rows after <paramref name="after"/> a <paramref name="window"/> of positions at a time, so each
     /// statement's plan scans a bounded range of the batch even when the table's statistics lag far behind its size
     /// (a large batch is written faster than autovacuum analyzes it). <paramref name="sql"/> takes @from, @to and @limit.
     /// </summary>
     private async Task<List<T>> ReadWindowsAsync<T>(
-        string sql, string batchId, int after, int end, int limit, object extra, CancellationToken cancellationToken)
+        string sql, string batchId, int after, int end, int limit, int window, object extra, CancellationToken cancellationToken)
     {
         var rows = new List<T>();
-        var window = Math.Max(4 * limit, 4096);
         var parameters = new DynamicParameters(extra);
         parameters.Add("batchId", batchId);
         for (var from = after; rows.Count < limit && from < end - 1;)

@@ -39,7 +39,10 @@ public sealed partial class ChunkGrain(OperationExecutor executor, BatchMetrics 
         {
             var response = answers.Responses[i];
             metrics.OperationCompleted(response.Status);
-            results[i] = new OperationResult(operations[i].Id, response.Status, response.Body, response.Location);
+            // A result stored with its effect is read from there; the batch only counts it, so its body stays here.
+            results[i] = answers.Recorded[i]
+                ? new OperationResult(operations[i].Id, response.Status, null, null)
+                : new OperationResult(operations[i].Id, response.Status, response.Body, response.Location);
         }
 
         return new ChunkResult(results, answers.Recorded);

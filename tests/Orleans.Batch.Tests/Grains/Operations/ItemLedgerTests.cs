@@ -157,6 +157,33 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task ExecuteMany_OverlappingChunksOfOtherItemsAtOnce_ApplyEachItemOnce_AndBothAnswerTheOnlyRunOfTheShared()
+    {
+        for (var round = 0; round < 5; round++)
+        {
+            var emails = Enumerable.Range(0, 6).Select(i => Unique.Email($"overlap{i}")).ToList();
+            var chunk = await StageAsync([.. emails.Select((e, i) => CreateUser($"o{i}", e))]);
+            var (firstOps, firstLedger) = (chunk.Operations.Take(4).ToList(), new ItemLedger(chunk.BatchId, [.. chunk.Ledger.Seqs.Take(4)]));
+            var (secondOps, secondLedger) = (chunk.Operations.Skip(2).ToList(), new ItemLedger(chunk.BatchId, [.. chunk.Ledger.Seqs.Skip(2)]));
+
+            var runs = await Task.WhenAll(
+                Executor.ExecuteManyAsync(firstOps, firstLedger, CancellationToken.None),
+                Executor.ExecuteManyAsync(secondOps, secondLedger, CancellationToken.None));
+
+            Assert.All(runs.SelectMany(r => r.Responses), r => Assert.Equal(201, r.Status));
+            Assert.Equal(runs[0].Responses.Skip(2).Select(r => r.Location), runs[1].Responses.Take(2).Select(r => r.Location));
+            foreach (var email in emails)
+            {
+                Assert.Equal(1, await CountUsersAsync(email));
+            }
+
+            // One stored result per item: the exclusion constraint let only one of the two runs record the shared items.
+            var rows = await ReadRowsAsync(chunk.BatchId);
+            Assert.Equal([Outcome.Pending, .. Enumerable.Repeat(Outcome.Succeeded, 6), Outcome.Pending], rows.Select(r => r.Outcome));
+        }
+    }
+
+    [Fact]
     public async Task ExecuteMany_SameChunkTwiceAtOnce_AppliesEachItemOnceAndBothAnswerAlike()
     {
         var api = new BatchApi(fixture.Http);

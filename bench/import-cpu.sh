@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# One CSV import of N users (default 100000) against a running ./run.sh: wall time, and the CPU seconds each part
+# of the service spent on it (gateway, each silo, PostgreSQL), read from /proc before and after.
+#   bench/import-cpu.sh [ROWS] [--url http://127.0.0.1:8080] [--concurrency N]
+set -euo pipefail
+rows=100000 url=http://127.0.0.1:8080 concurrency=""
+while (($#)); do
+  case "$1" in
+    --url) url="$2"; shift 2 ;;
+    --concurrency) concurrency="?concurrency=$2"; shift 2 ;;
+    *) rows="$1"; shift ;;
+  esac
+done
+
+file="$(mktemp --suffix=.csv)"
+trap 'rm -f "$file"' EXIT
+tag="cpu$(date +%s%N)"
+{ echo email,name; for ((i = 1; i <= rows; i++)); do echo "$tag-$i@bench.example.com,Bench User $i"; done; } >"$file"
+
+# "name ticks" for the gateway, each silo (by pid) and all of PostgreSQL's processes.
+snapshot() {
+  local pid cmd name
+  for pid in $(pgrep -f 'Orleans.Batch.(Silo|Gateway).dll') $(pgrep -u postgres postgres); do
+    cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || continue
+    case "$cmd" in
+      *Gateway.dll*) name=gateway ;;
+      *Silo.dll*) name="silo-$pid" ;;
+      *) name=postgres ;;
+    esac
+    awk -v n="$name" '{ print n, $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || true
+  done | awk '{ t[$1] += $2 } END { for (k in t) print k, t[k] }' | sort
+}
+
+json() { python3 -c "import sys, json; print(json.load(sys.stdin)[\"$1\"])"; }
+
+before="$(snapshot)"
+start=$(date +%s.%N)
+id="$(curl -sf -X POST "$url/batch/users/import$concurrency" -H 'content-type: text/csv' --data-binary @"$file" | json batchId)"
+uploaded=$(date +%s.%N)
+while status="$(curl -sf "$url/batch/$id/status" | json status)"; [[ $status == pending || $status == processing ]]; do
+  sleep 0.05
+done
+end=$(date +%s.%N)
+after="$(snapshot)"
+
+awk -v r="$rows" -v s="$start" -v u="$uploaded" -v e="$end" -v st="$status" \
+  'BEGIN { printf "%s: %d rows in %.2f s (upload %.2f s), %.0f rows/s\n", st, r, e - s, u - s, r / (e - s) }'
+join <(echo "$before") <(echo "$after") | awk -v hz="$(getconf CLK_TCK)" '{ printf "  %-12s %.2f CPU-s\n", $1, ($3 - $2) / hz }'

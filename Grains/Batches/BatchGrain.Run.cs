@@ -190,7 +190,7 @@ public sealed partial class BatchGrain
     private async Task FetchAsync(RunContext run)
     {
         var stored = Stored;
-        if (TakeLatest(run))
+        if (TakeKeptSlice(run))
         {
             return;
         }

@@ -41,28 +41,28 @@ public sealed partial class BatchGrain
     /// Queues the oldest slice kept from an append when it is exactly what the run would read next: every item it holds is pending,
     /// except those rejected on upload, which already have their results.
     /// </summary>
-    private bool TakeLatest(RunContext run)
+    private bool TakeKeptSlice(RunContext run)
     {
         while (_appendedSlices.TryPeek(out var stale) && stale.First <= run.After)
         {
             _appendedSlices.Dequeue();
         }
 
-        if (!_appendedSlices.TryPeek(out var latest) || latest.First != run.After + 1)
+        if (!_appendedSlices.TryPeek(out var kept) || kept.First != run.After + 1)
         {
             return false;
         }
 
         _appendedSlices.Dequeue();
-        for (var i = 0; i < latest.Items.Count; i++)
+        for (var i = 0; i < kept.Items.Count; i++)
         {
-            if (latest.Items[i].Rejected is null)
+            if (kept.Items[i].Rejected is null)
             {
-                run.Queue.Enqueue(new PendingItem(latest.First + i, ItemOutcome.Pending, latest.Items[i].Operation with { BatchId = BatchId }));
+                run.Queue.Enqueue(new PendingItem(kept.First + i, ItemOutcome.Pending, kept.Items[i].Operation with { BatchId = BatchId }));
             }
         }
 
-        run.After = latest.First + latest.Items.Count - 1;
+        run.After = kept.First + kept.Items.Count - 1;
         return true;
     }
 

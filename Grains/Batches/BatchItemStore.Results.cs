@@ -9,6 +9,11 @@ namespace Orleans.Batch.Grains.Batches;
 
 public sealed partial class BatchItemStore
 {
+    private static readonly string ItemSourcesSql = $"""
+        SELECT s.seq AS Seq, s.op_id AS Id, s.source AS Source FROM ({ItemsInWindow(("op_ids", "op_id"), ("sources", "source"))}) AS s
+        WHERE s.seq = ANY(@seqs)
+        """;
+
     private const string CancellationRows = "r.cancelled > 0 AND r.succeeded = 0 AND r.failed = 0";
 
     /// <summary>
@@ -131,13 +136,7 @@ public sealed partial class BatchItemStore
 
             var seqs = rows.Skip(first).Take(last - first + 1).Select(r => r.Seq).ToArray();
             foreach (var item in await QueryAsync<ItemRow>(
-                $"""
-                SELECT s.seq AS Seq, s.op_id AS Id, s.source AS Source FROM (
-                    SELECT p.first_seq + (u.n - 1)::integer AS seq, u.op_id, u.source
-                    FROM batch_item_pages p CROSS JOIN LATERAL unnest(p.op_ids, p.sources) WITH ORDINALITY AS u(op_id, source, n)
-                    WHERE {PagesInWindow}) AS s
-                WHERE s.seq = ANY(@seqs)
-                """,
+                ItemSourcesSql,
                 new { batchId, from = seqs[0] - 1, to = seqs[^1], seqs }, cancellationToken))
             {
                 items[item.Seq] = item;

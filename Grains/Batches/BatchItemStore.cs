@@ -23,9 +23,17 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
         VALUES (@batchId, @firstSeq, @count, @opIds, @methods, @paths, @bodies, @headers, @keys, @sources)
         """;
 
-    /// <summary>Pages holding positions after @from up to @to; each page holds at most <see cref="PageItems"/>.</summary>
-    private static readonly string PagesInWindow =
-        $"p.batch_id = @batchId AND p.first_seq <= @to AND p.first_seq > @from - {PageItems} AND p.first_seq + p.item_count > @from + 1";
+    /// <summary>
+    /// The items of the pages holding positions after @from up to @to (each page holds at most <see cref="PageItems"/>),
+    /// as rows of <c>seq</c>, <c>retried</c> and an element of each of the page's <paramref name="arrays"/> under its name.
+    /// </summary>
+    private static string ItemsInWindow(params (string Array, string Name)[] arrays) => $"""
+        SELECT p.first_seq + (u.n - 1)::integer AS seq, (p.first_seq + (u.n - 1)::integer) <@ p.retried AS retried, u.*
+        FROM batch_item_pages p
+        CROSS JOIN LATERAL unnest({string.Join(", ", arrays.Select(a => $"p.{a.Array}"))})
+            WITH ORDINALITY AS u({string.Join(", ", arrays.Select(a => a.Name))}, n)
+        WHERE p.batch_id = @batchId AND p.first_seq <= @to AND p.first_seq > @from - {PageItems} AND p.first_seq + p.item_count > @from + 1
+        """;
 
     /// <summary>
     /// Stores items at positions from <paramref name="firstSeq"/>, replacing any stored there or after (so a repeated
@@ -65,26 +73,21 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
         await transaction.CommitAsync(cancellationToken);
     }
 
+    private static readonly string PendingSql = $"""
+        SELECT s.seq AS Seq, s.retried AS Retried, s.op_id AS Id, s.method AS Method, s.path AS Path, s.body AS Body,
+               s.header AS Headers, s.idempotency_key AS IdempotencyKey
+        FROM ({ItemsInWindow(("op_ids", "op_id"), ("methods", "method"), ("paths", "path"), ("bodies", "body"), ("headers", "header"), ("idempotency_keys", "idempotency_key"))}) AS s
+        WHERE s.seq > @from AND s.seq <= @to
+          AND NOT (s.seq <@ (SELECT coalesce(range_agg(r.covers), {NoRanges}) FROM batch_result_runs r
+                             WHERE r.batch_id = @batchId AND r.covers && int4multirange(int4range(@from + 1, @to + 1))))
+        ORDER BY s.seq LIMIT @limit
+        """;
+
     /// <summary>Up to <paramref name="limit"/> items not yet run, after position <paramref name="after"/> and before <paramref name="end"/>, in order.</summary>
     public async Task<IReadOnlyList<PendingItem>> ReadPendingAsync(string batchId, int after, int end, int limit, CancellationToken cancellationToken)
     {
-        var sql = $"""
-            SELECT s.seq AS Seq, s.retried AS Retried, s.op_id AS Id, s.method AS Method, s.path AS Path, s.body AS Body,
-                   s.headers AS Headers, s.idempotency_key AS IdempotencyKey
-            FROM (
-                SELECT p.first_seq + (u.n - 1)::integer AS seq, (p.first_seq + (u.n - 1)::integer) <@ p.retried AS retried,
-                       u.op_id, u.method, u.path, u.body, u.headers, u.idempotency_key
-                FROM batch_item_pages p
-                CROSS JOIN LATERAL unnest(p.op_ids, p.methods, p.paths, p.bodies, p.headers, p.idempotency_keys)
-                    WITH ORDINALITY AS u(op_id, method, path, body, headers, idempotency_key, n)
-                WHERE {PagesInWindow}) AS s
-            WHERE s.seq > @from AND s.seq <= @to
-              AND NOT (s.seq <@ (SELECT coalesce(range_agg(r.covers), {NoRanges}) FROM batch_result_runs r
-                                 WHERE r.batch_id = @batchId AND r.covers && int4multirange(int4range(@from + 1, @to + 1))))
-            ORDER BY s.seq LIMIT @limit
-            """;
         // A window unpacks every page it touches, so it spans about as many positions as it may return.
-        var rows = await ReadWindowsAsync<PendingRow>(sql, batchId, after, end, limit, Math.Max(limit, PageItems), new { }, cancellationToken);
+        var rows = await ReadWindowsAsync<PendingRow>(PendingSql, batchId, after, end, limit, Math.Max(limit, PageItems), new { }, cancellationToken);
         return rows.Select(r => new PendingItem(r.Seq, r.Retried ? ItemOutcome.Failed : ItemOutcome.Pending, new OperationRequest(
             r.Id, r.Method, r.Path, r.Body,
             r.Headers is null ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(r.Headers),
@@ -94,31 +97,28 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
     /// <summary>Makes every failed item (that was ever run) pending again, counted as failed until it runs; returns how many.</summary>
     public async Task<int> ResetFailedAsync(string batchId, CancellationToken cancellationToken)
     {
+        // The failed items are marked retried on their pages first, then taken out of their runs: both statements find
+        // them in the runs, in one transaction, and no list of them travels to the silo and back.
+        const string failed = """
+            (SELECT coalesce(range_agg(int4range(u.seq, u.seq + 1)), '{}'::int4multirange)
+             FROM batch_result_runs f CROSS JOIN LATERAL unnest(f.seqs, f.outcomes) AS u(seq, outcome)
+             WHERE f.batch_id = @batchId AND f.failed > 0 AND NOT f.preset AND u.outcome = 2)
+            """;
         using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var session = new DbSession(connection, transaction);
-        var failed = (await connection.QueryAsync<int>(session.Command(
-            """
-            SELECT u.seq FROM batch_result_runs r CROSS JOIN LATERAL unnest(r.seqs, r.outcomes) AS u(seq, outcome)
-            WHERE r.batch_id = @batchId AND r.failed > 0 AND NOT r.preset AND u.outcome = 2
+        var reset = await connection.ExecuteScalarAsync<int>(session.Command(
+            $"""
+            SELECT coalesce(sum(failed), 0)::int FROM batch_result_runs WHERE batch_id = @batchId AND NOT preset;
+            WITH c AS (SELECT {failed} AS m)
+            UPDATE batch_item_pages p SET retried = p.retried + (c.m * int4multirange(int4range(p.first_seq, p.first_seq + p.item_count)))
+            FROM c WHERE p.batch_id = @batchId AND int4multirange(int4range(p.first_seq, p.first_seq + p.item_count)) && c.m;
+            {ResultRuns.RemoveSql(failed, "NOT r.preset")}
             """,
-            new { batchId }, cancellationToken))).ToArray();
-        if (failed.Length > 0)
-        {
-            var cut = ResultRuns.PositionsOf("@failed");
-            await connection.ExecuteAsync(session.Command(
-                $"""
-                {ResultRuns.RemoveSql(cut, "NOT r.preset")}
-                WITH c AS (SELECT {cut} AS m)
-                UPDATE batch_item_pages p SET retried = p.retried + (c.m * int4multirange(int4range(p.first_seq, p.first_seq + p.item_count)))
-                FROM c WHERE p.batch_id = @batchId AND int4multirange(int4range(p.first_seq, p.first_seq + p.item_count)) && c.m;
-                """,
-                new { batchId, failed }, cancellationToken));
-        }
-
+            new { batchId }, cancellationToken));
         await transaction.CommitAsync(cancellationToken);
-        return failed.Length;
+        return reset;
     }
 
     public Task DeleteAsync(string batchId, CancellationToken cancellationToken) => ExecuteAsync(

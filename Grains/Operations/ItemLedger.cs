@@ -16,8 +16,7 @@ namespace Orleans.Batch.Grains.Operations;
 /// </summary>
 public sealed record ItemLedger(string BatchId, IReadOnlyList<int> Seqs)
 {
-    private static readonly string FinishedSql =
-        ResultRuns.ReadWindowSql.Replace("@batchId", "@BatchId", StringComparison.Ordinal) + " AND u.seq = ANY(@Seqs)";
+    private const string FinishedSql = ResultRuns.ReadWindowSql + " AND u.seq = ANY(@seqs)";
 
     /// <summary>The stored answers of the items at <paramref name="indices"/> that are no longer pending, by index.</summary>
     public async Task<Dictionary<int, ResourceResponse>> ReadFinishedAsync(
@@ -25,7 +24,7 @@ public sealed record ItemLedger(string BatchId, IReadOnlyList<int> Seqs)
     {
         var indexOf = indices.ToDictionary(i => Seqs[i]);
         var rows = await session.Connection.QueryAsync<StoredRow>(session.Command(
-            FinishedSql, new { BatchId, from = indexOf.Keys.Min() - 1, to = indexOf.Keys.Max(), Seqs = indexOf.Keys.ToArray() }, cancellationToken));
+            FinishedSql, new { batchId = BatchId, from = indexOf.Keys.Min() - 1, to = indexOf.Keys.Max(), seqs = indexOf.Keys.ToArray() }, cancellationToken));
         return rows.ToDictionary(r => indexOf[r.Seq], r => new ResourceResponse(r.Status ?? 0, r.Result, r.Location));
     }
 

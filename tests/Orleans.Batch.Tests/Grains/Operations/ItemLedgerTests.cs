@@ -12,7 +12,7 @@ using Orleans.TestingHost;
 namespace Orleans.Batch.Tests.Grains.Operations;
 
 /// <summary>
-/// A chunk run with an <see cref="ItemLedger"/>: each item's own <c>batch_results</c> row is its idempotency record,
+/// A chunk run with an <see cref="ItemLedger"/>: the result run its transaction writes (<c>batch_result_runs</c>) is its items' idempotency record,
 /// on a silo's own executor against the real PostgreSQL, with the items staged first as a batch would stage them.
 /// </summary>
 [Collection(ClusterCollection.Name)]

@@ -6,7 +6,10 @@ namespace Orleans.Batch.Grains.Interfaces.Operations;
 /// </summary>
 public interface IChunkGrain : IGrainWithIntegerKey
 {
-    /// <summary>Runs <paramref name="operations"/>, the items at positions <paramref name="seqs"/> of batch <paramref name="batchId"/>.</summary>
+    /// <summary>
+    /// Runs <paramref name="operations"/>, the items at positions <paramref name="seqs"/> of batch <paramref name="batchId"/>;
+    /// <paramref name="resent"/> says an earlier attempt of the chunk may have run, so its items' stored results are read first.
+    /// </summary>
     Task<ChunkResult> ExecuteAsync(
-        string batchId, IReadOnlyList<int> seqs, IReadOnlyList<OperationRequest> operations, CancellationToken cancellationToken = default);
+        string batchId, IReadOnlyList<int> seqs, IReadOnlyList<OperationRequest> operations, bool resent, CancellationToken cancellationToken = default);
 }

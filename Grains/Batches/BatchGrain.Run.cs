@@ -222,7 +222,7 @@ public sealed partial class BatchGrain
         {
             try
             {
-                return await executor.ExecuteAsync(BatchId, seqs, operations);
+                return await executor.ExecuteAsync(BatchId, seqs, operations, resent: attempt > 1);
             }
             catch (Exception e) when (attempt < ChunkAttempts && _run is { Abandoned: false })
             {

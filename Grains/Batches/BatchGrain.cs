@@ -45,6 +45,14 @@ public sealed partial class BatchGrain(
     {
         if (Exists && Batch.Status == BatchStatus.Processing)
         {
+            if (Uploading)
+            {
+                // Slices appended after sealing are not checkpointed one by one: the stored pages say how far they reach.
+                var extent = await store.ReadExtentAsync(BatchId, cancellationToken);
+                Batch.Appended = Math.Clamp(extent.Appended, Batch.Appended, Batch.Total);
+                Batch.HasSource |= extent.HasSource;
+            }
+
             // Results stored after the last checkpoint count before the first status is answered, so progress
             // read from this activation never goes back behind what the previous one reported.
             await ReconcileAsync(cancellationToken);
@@ -104,7 +112,12 @@ public sealed partial class BatchGrain(
         Batch.Appended = end;
         Batch.HasSource |= items.Any(i => i.Source is not null);
         Batch.UpdatedAt = DateTimeOffset.UtcNow;
-        await WriteStateLockedAsync(cancellationToken);
+        if (!sealedEarly)
+        {
+            // Once sealed, the next checkpoint writes the count, and an activation reads it from the stored pages.
+            await WriteStateLockedAsync(cancellationToken);
+        }
+
         KeepSlice(firstSeq, items);
         SignalAppended();
         return Progress();

@@ -167,6 +167,16 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
         return rows;
     }
 
+    /// <summary>How far the stored items reach, and whether any of them has its input's fields.</summary>
+    public async Task<StoredExtent> ReadExtentAsync(string batchId, CancellationToken cancellationToken)
+    {
+        const string sql = """
+            SELECT coalesce(max(first_seq + item_count), 0)::int AS Appended, coalesce(bool_or(sources IS NOT NULL), false) AS HasSource
+            FROM batch_item_pages WHERE batch_id = @batchId
+            """;
+        return (await QueryAsync<StoredExtent>(sql, new { batchId }, cancellationToken))[0];
+    }
+
     private async Task<List<T>> QueryAsync<T>(string sql, object parameters, CancellationToken cancellationToken)
     {
         using var slot = await gate.EnterAsync(cancellationToken);
@@ -191,3 +201,5 @@ public sealed record PendingItem(int Seq, ItemOutcome Prior, OperationRequest Op
 public sealed record FinishedItem(int Seq, ItemOutcome Prior, ItemOutcome Outcome, OperationResult Result, bool Recorded = false);
 
 public sealed record ItemCounts(int Succeeded, int Failed, int Cancelled);
+
+public sealed record StoredExtent(int Appended, bool HasSource);

@@ -33,7 +33,10 @@ public sealed class BatchState
     /// <summary>When the activation running the batch last checkpointed.</summary>
     [Id(10)] public DateTimeOffset? HeartbeatAt { get; set; }
 
-    /// <summary>Items stored so far; while uploading, the next item's position.</summary>
+    /// <summary>
+    /// Items stored so far; while uploading, the next item's position. After sealing it is written only with
+    /// checkpoints, so the stored value may lag the stored pages, which an activation reads instead.
+    /// </summary>
     [Id(11)] public int Appended { get; set; }
 
     [Id(12)] public bool CancelRequested { get; set; }

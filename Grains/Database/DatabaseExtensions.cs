@@ -22,7 +22,7 @@ public static class DatabaseExtensions
             })
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<DatabaseOptions>, SelfValidation<DatabaseOptions>>();
-        services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString));
+        services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<DatabaseOptions>>().Value.EffectiveConnectionString()));
         services.AddSingleton<DatabaseGate>();
         return services;
     }

@@ -13,14 +13,14 @@ namespace Orleans.Batch.Grains.Operations;
 public sealed partial class ChunkGrain(OperationExecutor executor, BatchMetrics metrics, ILogger<ChunkGrain> logger) : Grain, IChunkGrain
 {
     public async Task<ChunkResult> ExecuteAsync(
-        string batchId, IReadOnlyList<int> seqs, IReadOnlyList<OperationRequest> operations, CancellationToken cancellationToken = default)
+        string batchId, IReadOnlyList<int> seqs, IReadOnlyList<OperationRequest> operations, bool resent, CancellationToken cancellationToken = default)
     {
         OperationExecutor.ChunkAnswers answers;
         using (metrics.StartOperations(operations.Count))
         {
             try
             {
-                answers = await executor.ExecuteManyAsync(operations, new ItemLedger(batchId, seqs), cancellationToken);
+                answers = await executor.ExecuteManyAsync(operations, new ItemLedger(batchId, seqs) { Resent = resent }, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {

@@ -16,6 +16,14 @@ namespace Orleans.Batch.Grains.Operations;
 /// </summary>
 public sealed record ItemLedger(string BatchId, IReadOnlyList<int> Seqs)
 {
+    /// <summary>
+    /// The chunk may have run before (the batch sent it again after an attempt failed), so its finished items are read
+    /// first. A first attempt skips that read: its items were pending when the batch took them, and should another run
+    /// have finished one since, the exclusion constraint still fails this run's record of it, and each item then finds
+    /// its stored answer on its own.
+    /// </summary>
+    public bool Resent { get; init; } = true;
+
     private const string FinishedSql = ResultRuns.ReadWindowSql + " AND u.seq = ANY(@seqs)";
 
     /// <summary>The stored answers of the items at <paramref name="indices"/> that are no longer pending, by index.</summary>

@@ -52,7 +52,7 @@ public sealed partial class OperationExecutor
 
         using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        if (ledger is not null)
+        if (ledger is { Resent: true })
         {
             var unanswered = Enumerable.Range(0, operations.Count).Where(i => responses[i] is null).ToList();
             foreach (var (i, stored) in await ledger.ReadFinishedAsync(new DbSession(connection), unanswered, cancellationToken))

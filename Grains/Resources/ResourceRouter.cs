@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Orleans.Batch.Grains.Database;
 
@@ -12,6 +13,8 @@ public sealed class ResourceRouter
 {
     private static readonly string[] CollectionMethods = ["GET", "POST"];
     private static readonly string[] ItemMethods = ["GET", "PUT", "PATCH", "DELETE"];
+
+    private static readonly IReadOnlyDictionary<string, string> NoQuery = new Dictionary<string, string>();
 
     private readonly Dictionary<string, IResourceHandler> _handlers;
 
@@ -78,8 +81,13 @@ public sealed class ResourceRouter
         JsonElement root;
         try
         {
-            using var document = JsonDocument.Parse(body);
-            root = document.RootElement.Clone();
+            // One exactly sized document the element keeps, rather than a pooled one copied out by Clone.
+            var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(body));
+            root = JsonElement.ParseValue(ref reader);
+            if (reader.Read())
+            {
+                throw new JsonException("There is more after the JSON value.");
+            }
         }
         catch (JsonException e)
         {
@@ -100,7 +108,7 @@ public sealed class ResourceRouter
         var mark = path.IndexOf('?', StringComparison.Ordinal);
         if (mark < 0)
         {
-            return (path, new Dictionary<string, string>());
+            return (path, NoQuery);
         }
 
         var query = new Dictionary<string, string>(StringComparer.Ordinal);

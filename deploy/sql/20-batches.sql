@@ -24,7 +24,12 @@ CREATE TABLE IF NOT EXISTS batch_item_pages (
     retried          int4multirange NOT NULL DEFAULT '{}',
     PRIMARY KEY (batch_id, first_seq)
 );
-ALTER TABLE batch_item_pages ALTER COLUMN bodies SET COMPRESSION lz4, ALTER COLUMN sources SET COMPRESSION lz4;
+-- Every array of a page is over the 2 kB at which PostgreSQL compresses; lz4 costs a fraction of the default pglz.
+ALTER TABLE batch_item_pages
+    ALTER COLUMN op_ids SET COMPRESSION lz4, ALTER COLUMN methods SET COMPRESSION lz4,
+    ALTER COLUMN paths SET COMPRESSION lz4, ALTER COLUMN bodies SET COMPRESSION lz4,
+    ALTER COLUMN headers SET COMPRESSION lz4, ALTER COLUMN idempotency_keys SET COMPRESSION lz4,
+    ALTER COLUMN sources SET COMPRESSION lz4;
 
 -- What finished items answered, a run of them per row: the items of one chunk's transaction, of one checkpoint, or
 -- of a cancellation. Element i of the arrays is item seqs[i]; outcome 1 succeeded, 2 failed, 3 cancelled; an item
@@ -46,7 +51,9 @@ CREATE TABLE IF NOT EXISTS batch_result_runs (
     preset    boolean        NOT NULL DEFAULT false,
     CONSTRAINT ex_batch_result_runs_items EXCLUDE USING gist (batch_id WITH =, covers WITH &&)
 );
-ALTER TABLE batch_result_runs ALTER COLUMN results SET COMPRESSION lz4;
+ALTER TABLE batch_result_runs
+    ALTER COLUMN seqs SET COMPRESSION lz4, ALTER COLUMN results SET COMPRESSION lz4,
+    ALTER COLUMN locations SET COMPRESSION lz4;
 
 -- Earlier versions kept a row per item (tables batch_items and batch_results): their rows move into pages and runs.
 DO $$

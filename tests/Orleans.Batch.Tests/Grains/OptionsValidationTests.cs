@@ -1,3 +1,4 @@
+using Npgsql;
 using Orleans.Batch.Gateway.Hosting;
 using Orleans.Batch.Grains.Batches;
 using Orleans.Batch.Grains.Database;
@@ -77,6 +78,38 @@ public sealed class OptionsValidationTests
         Assert.Equal(
             ["Database:MaxConcurrency (97) plus Database:ReservedConnections (4) must not exceed the connection pool size (100)."],
             options.Validate());
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(257)]
+    public void Database_MaxAutoPrepareOutOfRange_IsAnError(int value)
+    {
+        var options = new DatabaseOptions { ConnectionString = Postgres, MaxAutoPrepare = value };
+
+        Assert.Equal([$"Database:MaxAutoPrepare must be between 0 and 256, got {value}."], options.Validate());
+    }
+
+    [Fact]
+    public void Database_NoAutoPrepareInConnectionString_UsesTheOption()
+    {
+        var options = new DatabaseOptions { ConnectionString = Postgres, MaxAutoPrepare = 12 };
+
+        var effective = new NpgsqlConnectionStringBuilder(options.EffectiveConnectionString());
+
+        Assert.Equal(12, effective.MaxAutoPrepare);
+        Assert.Equal(2, effective.AutoPrepareMinUsages);
+        Assert.Equal(new NpgsqlConnectionStringBuilder(Postgres).Host, effective.Host);
+    }
+
+    [Theory]
+    [InlineData("Max Auto Prepare=0")]
+    [InlineData("MaxAutoPrepare=0")]
+    public void Database_AutoPrepareInConnectionString_Wins(string setting)
+    {
+        var options = new DatabaseOptions { ConnectionString = Postgres + ";" + setting, MaxAutoPrepare = 12 };
+
+        Assert.Equal(0, new NpgsqlConnectionStringBuilder(options.EffectiveConnectionString()).MaxAutoPrepare);
     }
 
     [Fact]

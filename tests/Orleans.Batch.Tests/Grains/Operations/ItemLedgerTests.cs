@@ -84,6 +84,31 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task ExecuteMany_SameChunkAgainAsAFirstAttempt_AnswersStoredResultsWithoutApplyingTwice()
+    {
+        // A first attempt does not read its items' results first; the exclusion constraint alone must then catch
+        // items another run finished, and each must answer what that run stored.
+        var taken = Unique.Email("first-again-taken");
+        await new BatchApi(fixture.Http).CreateUserAsync(taken);
+        var emails = Enumerable.Range(0, 6).Select(i => Unique.Email($"first-again{i}")).Append(taken).ToList();
+        var chunk = await StageAsync([.. emails.Select((e, i) => CreateUser($"u{i}", e))]);
+        var firstAttempt = chunk.Ledger with { Resent = false };
+
+        var first = await Executor.ExecuteManyAsync(chunk.Operations, firstAttempt, CancellationToken.None);
+        var rowsAfterFirst = await ReadRowsAsync(chunk.BatchId);
+        var second = await Executor.ExecuteManyAsync(chunk.Operations, firstAttempt, CancellationToken.None);
+
+        Assert.Equal([.. Enumerable.Repeat(201, 6), 409], first.Responses.Select(r => r.Status));
+        Assert.Equal(first.Responses, second.Responses);
+        Assert.All(second.Recorded, Assert.True);
+        Assert.Equal(rowsAfterFirst, await ReadRowsAsync(chunk.BatchId));
+        foreach (var email in emails)
+        {
+            Assert.Equal(1, await CountUsersAsync(email));
+        }
+    }
+
+    [Fact]
     public async Task ExecuteMany_ItemCancelledBeforeRun_IsNotAppliedAndAnswersItsCancellation()
     {
         var api = new BatchApi(fixture.Http);

@@ -4,13 +4,15 @@ using Orleans.Batch.Grains.Interfaces.Operations;
 namespace Orleans.Batch.Grains.Interfaces.Batches;
 
 /// <summary>
-/// Consecutive items to add to a batch, encoded as one byte string: the serializer then writes one value instead of a
-/// handful of objects and strings per item, each of which it tracks by reference (most of the cost of handing an upload
-/// to its batch).
+/// Items of a batch encoded as one byte string: the consecutive items an upload adds to its batch, or the items of a
+/// chunk the batch hands to a silo to run. The serializer then writes one value instead of a handful of objects and
+/// strings per item, each of which it tracks by reference (most of the cost of handing an upload to its batch).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("Orleans.Batch.BatchItemSlice")]
 public sealed record BatchItemSlice([property: Id(0)] byte[] Encoded, [property: Id(1)] int Count)
 {
+    private static readonly Dictionary<string, string> EmptyHeaders = [];
+
     private const byte HasBody = 1, HasHeaders = 2, HasBatchId = 4, HasKey = 8, HasSource = 16, IsRejected = 32;
 
     public static implicit operator BatchItemSlice(BatchItem[] items) => Of(items);
@@ -20,7 +22,7 @@ public sealed record BatchItemSlice([property: Id(0)] byte[] Encoded, [property:
     public static BatchItemSlice Of(IReadOnlyList<BatchItem> items)
     {
         ArgumentNullException.ThrowIfNull(items);
-        using var buffer = new MemoryStream(items.Count * 128);
+        using var buffer = new MemoryStream(SizeOf(items));
         using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
         {
             foreach (var (operation, source, rejected) in items)
@@ -47,9 +49,9 @@ public sealed record BatchItemSlice([property: Id(0)] byte[] Encoded, [property:
                 if (source is not null)
                 {
                     writer.Write(source.Count);
-                    foreach (var field in source)
+                    for (var f = 0; f < source.Count; f++)
                     {
-                        writer.Write(field);
+                        writer.Write(source[f]);
                     }
                 }
 
@@ -67,6 +69,9 @@ public sealed record BatchItemSlice([property: Id(0)] byte[] Encoded, [property:
 
         return new BatchItemSlice(buffer.ToArray(), items.Count);
     }
+
+    /// <summary>The items' operations alone, as a chunk runs them.</summary>
+    public IReadOnlyList<OperationRequest> DecodeOperations() => [.. Decode().Select(item => item.Operation)];
 
     public IReadOnlyList<BatchItem> Decode()
     {
@@ -113,6 +118,30 @@ public sealed record BatchItemSlice([property: Id(0)] byte[] Encoded, [property:
         }
 
         return items;
+    }
+
+    /// <summary>The encoded size when every string is ASCII, so a buffer of it rarely grows (a slice is often on the large object heap).</summary>
+    private static int SizeOf(IReadOnlyList<BatchItem> items)
+    {
+        long size = 0;
+        foreach (var (operation, source, rejected) in items)
+        {
+            size += 16 + operation.Id.Length + operation.Method.Length + operation.Path.Length + (operation.Body?.Length ?? 0)
+                + (operation.BatchId?.Length ?? 0) + (operation.IdempotencyKey?.Length ?? 0);
+            foreach (var (name, value) in operation.Headers ?? EmptyHeaders)
+            {
+                size += name.Length + value.Length + 4;
+            }
+
+            for (var f = 0; f < (source?.Count ?? 0); f++)
+            {
+                size += source![f].Length + 2;
+            }
+
+            size += rejected is null ? 0 : 16 + rejected.Id.Length + (rejected.Body?.Length ?? 0) + (rejected.Location?.Length ?? 0);
+        }
+
+        return (int)Math.Min(size, Array.MaxLength);
     }
 
     private static void WriteIfAny(BinaryWriter writer, string? value)

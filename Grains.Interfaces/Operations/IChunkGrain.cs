@@ -1,3 +1,5 @@
+using Orleans.Batch.Grains.Interfaces.Batches;
+
 namespace Orleans.Batch.Grains.Interfaces.Operations;
 
 /// <summary>
@@ -9,7 +11,8 @@ public interface IChunkGrain : IGrainWithIntegerKey
     /// <summary>
     /// Runs <paramref name="operations"/>, the items at positions <paramref name="seqs"/> of batch <paramref name="batchId"/>;
     /// <paramref name="resent"/> says an earlier attempt of the chunk may have run, so its items' stored results are read first.
+    /// Items and results travel encoded: a chunk is hundreds of them, and most chunks run on another silo.
     /// </summary>
-    Task<ChunkResult> ExecuteAsync(
-        string batchId, IReadOnlyList<int> seqs, IReadOnlyList<OperationRequest> operations, bool resent, CancellationToken cancellationToken = default);
+    Task<EncodedChunkResult> ExecuteAsync(
+        string batchId, IReadOnlyList<int> seqs, BatchItemSlice operations, bool resent, CancellationToken cancellationToken = default);
 }

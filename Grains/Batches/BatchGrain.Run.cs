@@ -217,12 +217,12 @@ public sealed partial class BatchGrain
     private async Task<ChunkResult> ExecuteAsync(IChunkGrain executor, List<PendingItem> chunk)
     {
         var seqs = chunk.Select(item => item.Seq).ToList();
-        var operations = chunk.Select(item => item.Operation).ToList();
+        var operations = BatchItemSlice.Of([.. chunk.Select(item => new BatchItem(item.Operation))]);
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await executor.ExecuteAsync(BatchId, seqs, operations, resent: attempt > 1);
+                return (await executor.ExecuteAsync(BatchId, seqs, operations, resent: attempt > 1)).Decode();
             }
             catch (Exception e) when (attempt < ChunkAttempts && _run is { Abandoned: false })
             {

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Orleans.Batch.Grains.Diagnostics;
+using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
 using Orleans.Batch.Grains.Resources;
 using Orleans.Concurrency;
@@ -12,9 +13,10 @@ namespace Orleans.Batch.Grains.Operations;
 [RandomPlacement, Reentrant]
 public sealed partial class ChunkGrain(OperationExecutor executor, BatchMetrics metrics, ILogger<ChunkGrain> logger) : Grain, IChunkGrain
 {
-    public async Task<ChunkResult> ExecuteAsync(
-        string batchId, IReadOnlyList<int> seqs, IReadOnlyList<OperationRequest> operations, bool resent, CancellationToken cancellationToken = default)
+    public async Task<EncodedChunkResult> ExecuteAsync(
+        string batchId, IReadOnlyList<int> seqs, BatchItemSlice items, bool resent, CancellationToken cancellationToken = default)
     {
+        var operations = items.DecodeOperations();
         OperationExecutor.ChunkAnswers answers;
         using (metrics.StartOperations(operations.Count))
         {
@@ -45,7 +47,7 @@ public sealed partial class ChunkGrain(OperationExecutor executor, BatchMetrics 
                 : new OperationResult(operations[i].Id, response.Status, response.Body, response.Location);
         }
 
-        return new ChunkResult(results, answers.Recorded);
+        return EncodedChunkResult.Of(new ChunkResult(results, answers.Recorded));
     }
 
     [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "A chunk of {Count} operations of batch {BatchId} could not reach the database")]

@@ -8,26 +8,28 @@ namespace Orleans.Batch.Grains.Resources;
 /// </summary>
 public sealed class FieldReader
 {
-    private readonly Dictionary<string, JsonElement> _fields = new(StringComparer.OrdinalIgnoreCase);
-    private readonly Dictionary<string, List<string>> _errors = new(StringComparer.Ordinal);
+    // A body has a handful of fields, so a list searched by name costs less than a dictionary built per body.
+    private readonly List<(string Name, JsonElement Value)> _fields = [];
     private readonly bool _partial;
+    private Dictionary<string, List<string>>? _errors;
 
     public FieldReader(JsonElement body, bool partial)
     {
         _partial = partial;
         foreach (var property in body.EnumerateObject())
         {
-            _fields[property.Name] = property.Value;
+            _fields.Add((property.Name, property.Value));
         }
     }
 
-    public bool IsValid => _errors.Count == 0;
+    public bool IsValid => _errors is null;
 
     public IReadOnlyDictionary<string, string[]> Errors =>
-        _errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal);
+        (_errors ?? []).ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal);
 
     public void AddError(string field, string message)
     {
+        _errors ??= new Dictionary<string, List<string>>(StringComparer.Ordinal);
         if (!_errors.TryGetValue(field, out var messages))
         {
             _errors[field] = messages = [];
@@ -137,7 +139,7 @@ public sealed class FieldReader
 
     private bool TryGet(string name, bool required, out JsonElement value)
     {
-        if (!_fields.TryGetValue(name, out value) || value.ValueKind == JsonValueKind.Undefined)
+        if (!TryFind(name, out value) || value.ValueKind == JsonValueKind.Undefined)
         {
             if (required && !_partial)
             {
@@ -159,5 +161,21 @@ public sealed class FieldReader
         }
 
         return true;
+    }
+
+    /// <summary>The field named <paramref name="name"/> in any case; of repeated names, the last, as a dictionary would keep it.</summary>
+    private bool TryFind(string name, out JsonElement value)
+    {
+        for (var i = _fields.Count - 1; i >= 0; i--)
+        {
+            if (string.Equals(_fields[i].Name, name, StringComparison.OrdinalIgnoreCase))
+            {
+                value = _fields[i].Value;
+                return true;
+            }
+        }
+
+        value = default;
+        return false;
     }
 }

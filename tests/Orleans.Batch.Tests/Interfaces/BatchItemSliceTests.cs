@@ -32,5 +32,17 @@ public sealed class BatchItemSliceTests
     }
 
     [Fact]
+    public void DecodeOperations_GivesTheOperationsInOrder()
+    {
+        BatchItem[] items =
+        [
+            new(new OperationRequest("a", "DELETE", "/users/1", null, null, "batch-1")),
+            new(new OperationRequest("b", "POST", "/users", """{"email":"b@example.org"}""", null, "batch-1", "key-b"), ["b@example.org"]),
+        ];
+
+        Assert.Equal(items.Select(i => i.Operation), BatchItemSlice.Of(items).DecodeOperations());
+    }
+
+    [Fact]
     public void Decode_OfNoItems_IsEmpty() => Assert.Empty(BatchItemSlice.Of([]).Decode());
 }

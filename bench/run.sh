@@ -2,7 +2,8 @@
 # Measures the running service (start it first with ./run.sh). Options, with defaults:
 #   --url http://127.0.0.1:8080   --postgres "Host=127.0.0.1;Port=55432;Username=postgres;Database=orleans_batch"
 #   --state .run  --import-rows 100000  --single-requests 20000  --single-connections 32
-#   --sync-batches 200  --large-import-rows 1000000 (0 skips it)  --markdown FILE (also write the table there)
+#   --sync-batches 200  --large-import-rows 1000000 (0 skips it)  --repeats 3 (imports and COPYs, in turns; medians)
+#   --markdown FILE (also write the table there)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 dotnet build bench/Orleans.Batch.Bench -c Release -nologo -v q >/dev/null

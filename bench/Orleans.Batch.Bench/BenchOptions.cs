@@ -12,6 +12,7 @@ internal sealed record BenchOptions(
     int SingleConnections,
     int SyncBatches,
     int LargeImportRows,
+    int Repeats,
     string? Markdown)
 {
     public static BenchOptions Parse(string[] args)
@@ -32,6 +33,7 @@ internal sealed record BenchOptions(
             Int("single-connections", 32),
             Int("sync-batches", 200),
             Int("large-import-rows", 1_000_000),
+            Math.Max(1, Int("repeats", 3)),
             values.GetValueOrDefault("markdown"));
     }
 }

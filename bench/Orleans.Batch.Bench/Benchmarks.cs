@@ -26,10 +26,21 @@ internal sealed class Benchmarks(BenchOptions options)
 
         _report.AppendLine("| measurement | result |");
         _report.AppendLine("|---|---|");
-        var import = await ImportAsync(options.ImportRows, "import");
-        Row($"CSV import of {options.ImportRows:N0} users through the service (submit to completed)", $"{import.RowsPerSecond:N0} rows/s");
-        var copy = await CopyFloorAsync(options.ImportRows);
-        Row($"COPY of the same {options.ImportRows:N0} rows straight into users (the floor)", $"{copy:N0} rows/s");
+        // The import and COPY take turns, so a slower spell of a shared machine falls on both; each figure is the median.
+        var imports = new List<ImportMeasurement>();
+        var copies = new List<double>();
+        for (var i = 0; i < options.Repeats; i++)
+        {
+            imports.Add(await ImportAsync(options.ImportRows, $"import{i}"));
+            copies.Add(await CopyFloorAsync(options.ImportRows));
+        }
+
+        var import = imports.OrderBy(m => m.RowsPerSecond).ElementAt(imports.Count / 2);
+        var copy = copies.Order().ElementAt(copies.Count / 2);
+        Row($"CSV import of {options.ImportRows:N0} users through the service (submit to completed), median of {options.Repeats}",
+            $"{import.RowsPerSecond:N0} rows/s ({string.Join(", ", imports.Select(m => m.RowsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))})");
+        Row($"COPY of the same {options.ImportRows:N0} rows straight into users (the floor), median of {options.Repeats}",
+            $"{copy:N0} rows/s ({string.Join(", ", copies.Select(c => c.ToString("N0", CultureInfo.InvariantCulture)))})");
         var single = await SingleRequestsAsync(options.SingleRequests, options.SingleConnections);
         Row($"{options.SingleRequests:N0} single POST /users over {options.SingleConnections} connections", $"{single:N0} rows/s");
         var (p50, p99) = await SyncLatencyAsync(options.SyncBatches);

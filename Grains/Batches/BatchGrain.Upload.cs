@@ -58,7 +58,9 @@ public sealed partial class BatchGrain
         {
             if (kept.Items[i].Rejected is null)
             {
-                run.Queue.Enqueue(new PendingItem(kept.First + i, ItemOutcome.Pending, kept.Items[i].Operation with { BatchId = BatchId }));
+                // The gateway sends items that name their batch already: copied only when one does not.
+                var operation = kept.Items[i].Operation;
+                run.Queue.Enqueue(new PendingItem(kept.First + i, ItemOutcome.Pending, operation.BatchId == BatchId ? operation : operation with { BatchId = BatchId }));
             }
         }
 

@@ -55,14 +55,14 @@ public sealed partial class BatchItemStore
     /// <summary>Counts by outcome; an item reset for retry still counts as failed until it finishes again.</summary>
     public async Task<ItemCounts> CountAsync(string batchId, CancellationToken cancellationToken)
     {
-        const string sql = """
+        const string sql = $"""
             SELECT coalesce(sum(succeeded), 0)::int AS Succeeded,
                    (coalesce(sum(failed), 0) + (
                        SELECT coalesce(sum(upper(x) - lower(x)), 0)
                        FROM batch_item_pages p
                        CROSS JOIN LATERAL unnest(p.retried - coalesce(
                            (SELECT range_agg(q.covers) FROM batch_result_runs q WHERE q.batch_id = p.batch_id AND q.covers && p.retried),
-                           '{}'::int4multirange)) AS x
+                           {NoRanges})) AS x
                        WHERE p.batch_id = @batchId AND NOT isempty(p.retried)))::int AS Failed,
                    coalesce(sum(cancelled), 0)::int AS Cancelled
             FROM batch_result_runs WHERE batch_id = @batchId
@@ -76,12 +76,11 @@ public sealed partial class BatchItemStore
     /// </summary>
     public async Task CancelPendingAsync(string batchId, string problem, CancellationToken cancellationToken)
     {
-        const string sql = """
+        const string sql = $"""
             WITH pending AS (
-                SELECT p.batch_id, int4multirange(int4range(p.first_seq, p.first_seq + p.item_count)) - coalesce(
-                    (SELECT range_agg(r.covers) FROM batch_result_runs r
-                     WHERE r.batch_id = p.batch_id AND r.covers && int4multirange(int4range(p.first_seq, p.first_seq + p.item_count))),
-                    '{}'::int4multirange) AS m
+                SELECT p.batch_id, {PageSpan} - coalesce(
+                    (SELECT range_agg(r.covers) FROM batch_result_runs r WHERE r.batch_id = p.batch_id AND r.covers && {PageSpan}),
+                    {NoRanges}) AS m
                 FROM batch_item_pages p WHERE p.batch_id = @batchId),
             runs AS (
                 SELECT batch_id, m, ARRAY(SELECT generate_series(lower(x), upper(x) - 1) FROM unnest(m) AS x ORDER BY 1) AS seqs

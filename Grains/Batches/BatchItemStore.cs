@@ -18,6 +18,9 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
 
     private const string NoRanges = "'{}'::int4multirange";
 
+    /// <summary>The positions page <c>p</c> holds.</summary>
+    private const string PageSpan = "int4multirange(int4range(p.first_seq, p.first_seq + p.item_count))";
+
     private const string InsertPageSql = """
         INSERT INTO batch_item_pages (batch_id, first_seq, item_count, op_ids, methods, paths, bodies, headers, idempotency_keys, sources)
         VALUES (@batchId, @firstSeq, @count, @opIds, @methods, @paths, @bodies, @headers, @keys, @sources)
@@ -99,8 +102,8 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
     {
         // The failed items are marked retried on their pages first, then taken out of their runs: both statements find
         // them in the runs, in one transaction, and no list of them travels to the silo and back.
-        const string failed = """
-            (SELECT coalesce(range_agg(int4range(u.seq, u.seq + 1)), '{}'::int4multirange)
+        const string failed = $"""
+            (SELECT coalesce(range_agg(int4range(u.seq, u.seq + 1)), {NoRanges})
              FROM batch_result_runs f CROSS JOIN LATERAL unnest(f.seqs, f.outcomes) AS u(seq, outcome)
              WHERE f.batch_id = @batchId AND f.failed > 0 AND NOT f.preset AND u.outcome = 2)
             """;
@@ -112,8 +115,8 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
             $"""
             SELECT coalesce(sum(failed), 0)::int FROM batch_result_runs WHERE batch_id = @batchId AND NOT preset;
             WITH c AS (SELECT {failed} AS m)
-            UPDATE batch_item_pages p SET retried = p.retried + (c.m * int4multirange(int4range(p.first_seq, p.first_seq + p.item_count)))
-            FROM c WHERE p.batch_id = @batchId AND int4multirange(int4range(p.first_seq, p.first_seq + p.item_count)) && c.m;
+            UPDATE batch_item_pages p SET retried = p.retried + (c.m * {PageSpan})
+            FROM c WHERE p.batch_id = @batchId AND {PageSpan} && c.m;
             {ResultRuns.RemoveSql(failed, "NOT r.preset")}
             """,
             new { batchId }, cancellationToken));

@@ -71,10 +71,6 @@ internal static class ResultRuns
         WHERE r.batch_id = @batchId AND r.covers && c.m AND ({condition});
         DELETE FROM batch_result_runs WHERE batch_id = @batchId AND isempty(covers);
         """;
-
-    /// <summary>The multirange of the positions in the int[] parameter <paramref name="parameter"/>.</summary>
-    public static string PositionsOf(string parameter) =>
-        $"coalesce((SELECT range_agg(int4range(s, s + 1)) FROM unnest({parameter}::integer[]) AS s), '{{}}'::int4multirange)";
 }
 
 /// <summary>One item's answer as a result run stores it.</summary>

@@ -96,14 +96,9 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
     [Fact]
     public async Task Upload_SiloRunningBatchKilledMidUpload_TakesTheRestWhereTheStoredSlicesEnd()
     {
-        var token = Unique.Token();
-        var grain = fixture.Grains.GetGrain<IBatchGrain>($"upload-{token}");
-        var emails = Enumerable.Range(0, Total).Select(i => $"upload{i}-{token}@example.com").ToList();
-        var operations = emails
-            .Select((email, i) => new OperationRequest($"op{i}", "POST", "/users", JsonSerializer.Serialize(new { email, name = "Crash User" }), null, grain.GetPrimaryKeyString()))
-            .ToList();
-        var items = operations.Select(o => new BatchItem(o)).ToArray();
-        var run = new CrashRun(grain, token, emails, operations);
+        var run = NewRun("upload");
+        var grain = run.Grain;
+        var items = run.Operations.Select(o => new BatchItem(o)).ToArray();
         await grain.AppendAsync(0, items[..500]);
         await grain.SealAsync(Total, Concurrency);
         var host = await HostOfAsync(grain);
@@ -125,11 +120,8 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
 
         var afterKill = await AfterKillAsync(() => grain.AppendAsync(1500, items[1500..]));
         Assert.Equal(Total, afterKill.Total);
-        var clock = Stopwatch.StartNew();
-        BatchProgress? done;
-        while ((done = await AfterKillAsync(() => grain.WaitAsync(TimeSpan.FromSeconds(5)))) is not { IsTerminal: true } && clock.Elapsed < TimeSpan.FromSeconds(60))
-        {
-        }
+        await WaitForStoredResultsAsync(run, n => n == Total, TimeSpan.FromSeconds(45), "every result");
+        var done = await AfterKillAsync(() => grain.WaitAsync(TimeSpan.FromSeconds(10)));
 
         Assert.NotNull(done);
         await AssertEveryItemAppliedOnceAsync(run, done, host);
@@ -147,17 +139,23 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
 
     private async Task<CrashRun> StartAsync(string prefix)
     {
+        var run = NewRun(prefix);
+
+        var started = await run.Grain.StartAsync(new BatchRequest(run.Operations, Concurrency));
+        Assert.Equal(BatchStatus.Processing, started.Status);
+        Assert.Equal(Concurrency, started.Concurrency);
+        return run;
+    }
+
+    /// <summary>A batch of its own, not started, of <see cref="Total"/> users to create, each with an email of its own.</summary>
+    private CrashRun NewRun(string prefix)
+    {
         var token = Unique.Token();
         var emails = Enumerable.Range(0, Total).Select(i => $"{prefix}{i}-{token}@example.com").ToList();
         var operations = emails
             .Select((email, i) => new OperationRequest($"op{i}", "POST", "/users", JsonSerializer.Serialize(new { email, name = "Crash User" }), null, null))
             .ToList();
-        var grain = fixture.Grains.GetGrain<IBatchGrain>($"{prefix}-{token}");
-
-        var started = await grain.StartAsync(new BatchRequest(operations, Concurrency));
-        Assert.Equal(BatchStatus.Processing, started.Status);
-        Assert.Equal(Concurrency, started.Concurrency);
-        return new CrashRun(grain, token, emails, operations);
+        return new CrashRun(fixture.Grains.GetGrain<IBatchGrain>($"{prefix}-{token}"), token, emails, operations);
     }
 
     /// <summary>The batch ended completed on another silo with every item succeeded once, in order, each user stored once.</summary>

@@ -1,5 +1,5 @@
-using System.Text;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Wire;
 
 namespace Orleans.Batch.Grains.Interfaces.Batches;
 
@@ -11,8 +11,6 @@ namespace Orleans.Batch.Grains.Interfaces.Batches;
 [GenerateSerializer, Immutable, Alias("Orleans.Batch.BatchItemSlice")]
 public sealed record BatchItemSlice([property: Id(0)] byte[] Encoded, [property: Id(1)] int Count)
 {
-    private static readonly Dictionary<string, string> EmptyHeaders = [];
-
     private const byte HasBody = 1, HasHeaders = 2, HasBatchId = 4, HasKey = 8, HasSource = 16, IsRejected = 32;
 
     public static implicit operator BatchItemSlice(BatchItem[] items) => Of(items);
@@ -22,52 +20,56 @@ public sealed record BatchItemSlice([property: Id(0)] byte[] Encoded, [property:
     public static BatchItemSlice Of(IReadOnlyList<BatchItem> items)
     {
         ArgumentNullException.ThrowIfNull(items);
-        using var buffer = new MemoryStream(SizeOf(items));
-        using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
+        var measure = WireWriter.Measuring();
+        Write(ref measure, items);
+        var encoded = GC.AllocateUninitializedArray<byte>(measure.Length);
+        var writer = WireWriter.Into(encoded);
+        Write(ref writer, items);
+        return new BatchItemSlice(encoded, items.Count);
+    }
+
+    private static void Write(ref WireWriter writer, IReadOnlyList<BatchItem> items)
+    {
+        foreach (var (operation, source, rejected) in items)
         {
-            foreach (var (operation, source, rejected) in items)
+            writer.Write((byte)((operation.Body is null ? 0 : HasBody) | (operation.Headers is null ? 0 : HasHeaders)
+                | (operation.BatchId is null ? 0 : HasBatchId) | (operation.IdempotencyKey is null ? 0 : HasKey)
+                | (source is null ? 0 : HasSource) | (rejected is null ? 0 : IsRejected)));
+            writer.Write(operation.Id);
+            writer.Write(operation.Method);
+            writer.Write(operation.Path);
+            WriteIfAny(ref writer, operation.Body);
+            if (operation.Headers is { } headers)
             {
-                writer.Write((byte)((operation.Body is null ? 0 : HasBody) | (operation.Headers is null ? 0 : HasHeaders)
-                    | (operation.BatchId is null ? 0 : HasBatchId) | (operation.IdempotencyKey is null ? 0 : HasKey)
-                    | (source is null ? 0 : HasSource) | (rejected is null ? 0 : IsRejected)));
-                writer.Write(operation.Id);
-                writer.Write(operation.Method);
-                writer.Write(operation.Path);
-                WriteIfAny(writer, operation.Body);
-                if (operation.Headers is { } headers)
+                writer.Write(headers.Count);
+                foreach (var (name, value) in headers)
                 {
-                    writer.Write(headers.Count);
-                    foreach (var (name, value) in headers)
-                    {
-                        writer.Write(name);
-                        writer.Write(value);
-                    }
-                }
-
-                WriteIfAny(writer, operation.BatchId);
-                WriteIfAny(writer, operation.IdempotencyKey);
-                if (source is not null)
-                {
-                    writer.Write(source.Count);
-                    for (var f = 0; f < source.Count; f++)
-                    {
-                        writer.Write(source[f]);
-                    }
-                }
-
-                if (rejected is not null)
-                {
-                    writer.Write(rejected.Id);
-                    writer.Write(rejected.Status);
-                    writer.Write(rejected.Body ?? "");
-                    writer.Write(rejected.Body is not null);
-                    writer.Write(rejected.Location ?? "");
-                    writer.Write(rejected.Location is not null);
+                    writer.Write(name);
+                    writer.Write(value);
                 }
             }
-        }
 
-        return new BatchItemSlice(buffer.ToArray(), items.Count);
+            WriteIfAny(ref writer, operation.BatchId);
+            WriteIfAny(ref writer, operation.IdempotencyKey);
+            if (source is not null)
+            {
+                writer.Write(source.Count);
+                for (var f = 0; f < source.Count; f++)
+                {
+                    writer.Write(source[f]);
+                }
+            }
+
+            if (rejected is not null)
+            {
+                writer.Write(rejected.Id);
+                writer.Write(rejected.Status);
+                writer.Write(rejected.Body ?? "");
+                writer.Write(rejected.Body is not null);
+                writer.Write(rejected.Location ?? "");
+                writer.Write(rejected.Location is not null);
+            }
+        }
     }
 
     /// <summary>The items' operations alone, as a chunk runs them.</summary>
@@ -76,11 +78,12 @@ public sealed record BatchItemSlice([property: Id(0)] byte[] Encoded, [property:
     public IReadOnlyList<BatchItem> Decode()
     {
         var items = new BatchItem[Count];
-        using var reader = new BinaryReader(new MemoryStream(Encoded, writable: false), Encoding.UTF8);
+        var reader = new WireReader(Encoded);
+        WireReader.Repeated method = default, path = default, batch = default;
         for (var i = 0; i < items.Length; i++)
         {
             var flags = reader.ReadByte();
-            var (id, method, path) = (reader.ReadString(), reader.ReadString(), reader.ReadString());
+            var (id, verb, target) = (reader.ReadString(), reader.ReadString(ref method), reader.ReadString(ref path));
             var body = (flags & HasBody) != 0 ? reader.ReadString() : null;
             Dictionary<string, string>? headers = null;
             if ((flags & HasHeaders) != 0)
@@ -93,7 +96,7 @@ public sealed record BatchItemSlice([property: Id(0)] byte[] Encoded, [property:
                 }
             }
 
-            var batchId = (flags & HasBatchId) != 0 ? reader.ReadString() : null;
+            var batchId = (flags & HasBatchId) != 0 ? reader.ReadString(ref batch) : null;
             var key = (flags & HasKey) != 0 ? reader.ReadString() : null;
             string[]? source = null;
             if ((flags & HasSource) != 0)
@@ -114,37 +117,13 @@ public sealed record BatchItemSlice([property: Id(0)] byte[] Encoded, [property:
                 rejected = new OperationResult(resultId, status, hasBody ? resultBody : null, hasLocation ? location : null);
             }
 
-            items[i] = new BatchItem(new OperationRequest(id, method, path, body, headers, batchId, key), source, rejected);
+            items[i] = new BatchItem(new OperationRequest(id, verb, target, body, headers, batchId, key), source, rejected);
         }
 
         return items;
     }
 
-    /// <summary>The encoded size when every string is ASCII, so a buffer of it rarely grows (a slice is often on the large object heap).</summary>
-    private static int SizeOf(IReadOnlyList<BatchItem> items)
-    {
-        long size = 0;
-        foreach (var (operation, source, rejected) in items)
-        {
-            size += 16 + operation.Id.Length + operation.Method.Length + operation.Path.Length + (operation.Body?.Length ?? 0)
-                + (operation.BatchId?.Length ?? 0) + (operation.IdempotencyKey?.Length ?? 0);
-            foreach (var (name, value) in operation.Headers ?? EmptyHeaders)
-            {
-                size += name.Length + value.Length + 4;
-            }
-
-            for (var f = 0; f < (source?.Count ?? 0); f++)
-            {
-                size += source![f].Length + 2;
-            }
-
-            size += rejected is null ? 0 : 16 + rejected.Id.Length + (rejected.Body?.Length ?? 0) + (rejected.Location?.Length ?? 0);
-        }
-
-        return (int)Math.Min(size, Array.MaxLength);
-    }
-
-    private static void WriteIfAny(BinaryWriter writer, string? value)
+    private static void WriteIfAny(ref WireWriter writer, string? value)
     {
         if (value is not null)
         {

@@ -1,4 +1,4 @@
-using System.Text;
+using Orleans.Batch.Grains.Interfaces.Wire;
 
 namespace Orleans.Batch.Grains.Interfaces.Operations;
 
@@ -14,35 +14,19 @@ public sealed record EncodedChunkResult([property: Id(0)] byte[] Encoded, [prope
     public static EncodedChunkResult Of(ChunkResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
-        using var buffer = new MemoryStream(result.Results.Count * 32);
-        using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
-        {
-            for (var i = 0; i < result.Results.Count; i++)
-            {
-                var item = result.Results[i];
-                writer.Write((byte)((item.Body is null ? 0 : HasBody) | (item.Location is null ? 0 : HasLocation) | (result.Recorded[i] ? IsRecorded : 0)));
-                writer.Write(item.Id);
-                writer.Write(item.Status);
-                if (item.Body is not null)
-                {
-                    writer.Write(item.Body);
-                }
-
-                if (item.Location is not null)
-                {
-                    writer.Write(item.Location);
-                }
-            }
-        }
-
-        return new EncodedChunkResult(buffer.ToArray(), result.Results.Count);
+        var measure = WireWriter.Measuring();
+        Write(ref measure, result);
+        var encoded = GC.AllocateUninitializedArray<byte>(measure.Length);
+        var writer = WireWriter.Into(encoded);
+        Write(ref writer, result);
+        return new EncodedChunkResult(encoded, result.Results.Count);
     }
 
     public ChunkResult Decode()
     {
         var results = new OperationResult[Count];
         var recorded = new bool[Count];
-        using var reader = new BinaryReader(new MemoryStream(Encoded, writable: false), Encoding.UTF8);
+        var reader = new WireReader(Encoded);
         for (var i = 0; i < Count; i++)
         {
             var flags = reader.ReadByte();
@@ -54,5 +38,25 @@ public sealed record EncodedChunkResult([property: Id(0)] byte[] Encoded, [prope
         }
 
         return new ChunkResult(results, recorded);
+    }
+
+    private static void Write(ref WireWriter writer, ChunkResult result)
+    {
+        for (var i = 0; i < result.Results.Count; i++)
+        {
+            var item = result.Results[i];
+            writer.Write((byte)((item.Body is null ? 0 : HasBody) | (item.Location is null ? 0 : HasLocation) | (result.Recorded[i] ? IsRecorded : 0)));
+            writer.Write(item.Id);
+            writer.Write(item.Status);
+            if (item.Body is not null)
+            {
+                writer.Write(item.Body);
+            }
+
+            if (item.Location is not null)
+            {
+                writer.Write(item.Location);
+            }
+        }
     }
 }

@@ -130,13 +130,12 @@ public sealed partial class BatchGrain
     private List<PendingItem> TakeChunk(RunContext run, PendingItem first)
     {
         var chunk = new List<PendingItem> { first };
-        var kind = SetKind(first.Operation);
-        if (kind is null)
+        if (SetKind(first.Operation) is not { } kind)
         {
             return chunk;
         }
 
-        while (chunk.Count < options.Value.ChunkSize && run.Queue.TryPeek(out var next) && SetKind(next.Operation) == kind)
+        while (chunk.Count < options.Value.ChunkSize && run.Queue.TryPeek(out var next) && kind.Matches(SetKind(next.Operation)))
         {
             chunk.Add(run.Queue.Dequeue());
         }
@@ -148,13 +147,27 @@ public sealed partial class BatchGrain
     /// What a set-based statement could run this operation with: "POST /users", "PUT/PATCH /users" (one statement
     /// runs both), "DELETE /users", or null.
     /// </summary>
-    private static string? SetKind(OperationRequest operation) => operation.Method switch
+    private static SetKey? SetKind(OperationRequest operation) => operation.Method switch
     {
-        "POST" => $"POST {operation.Path}",
-        "PUT" or "PATCH" when operation.Path.LastIndexOf('/') is > 0 and var slash => $"PUT/PATCH {operation.Path[..slash]}",
-        "DELETE" when operation.Path.LastIndexOf('/') is > 0 and var slash => $"DELETE {operation.Path[..slash]}",
+        "POST" => new SetKey(SetVerb.Create, operation.Path.AsMemory()),
+        "PUT" or "PATCH" when operation.Path.LastIndexOf('/') is > 0 and var slash => new SetKey(SetVerb.Update, operation.Path.AsMemory(0, slash)),
+        "DELETE" when operation.Path.LastIndexOf('/') is > 0 and var slash => new SetKey(SetVerb.Delete, operation.Path.AsMemory(0, slash)),
         _ => null,
     };
+
+    private enum SetVerb
+    {
+        Create,
+        Update,
+        Delete,
+    }
+
+    /// <summary>A kind of set-based statement: the verb and the collection's path, a slice of the operation's own path.</summary>
+    private readonly record struct SetKey(SetVerb Verb, ReadOnlyMemory<char> Collection)
+    {
+        public bool Matches(SetKey? other) =>
+            other is { } key && key.Verb == Verb && key.Collection.Span.SequenceEqual(Collection.Span);
+    }
 
     private async Task<PendingItem?> NextAsync(RunContext run)
     {

@@ -27,9 +27,11 @@ public sealed partial class BatchGrain(
     /// <summary>A resume is writing its attempt and has not started its run yet.</summary>
     private bool _resuming;
 
+    private string? _batchId;
+
     private BatchState Batch => state.State;
 
-    private string BatchId => this.GetPrimaryKeyString();
+    private string BatchId => _batchId ??= this.GetPrimaryKeyString();
 
     private bool Exists => state.RecordExists;
 

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text;
 using System.Text.Json;
 using Dapper;
 using Npgsql;
@@ -141,10 +143,37 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
             ? page.Select(i => i.Operation.Headers is null ? null : JsonSerializer.Serialize(i.Operation.Headers)).ToArray()
             : null,
         keys = page.Any(i => i.Operation.IdempotencyKey is not null) ? page.Select(i => i.Operation.IdempotencyKey).ToArray() : null,
-        sources = page.Any(i => i.Source is not null)
-            ? page.Select(i => i.Source is null ? null : JsonSerializer.Serialize(i.Source)).ToArray()
-            : null,
+        sources = page.Any(i => i.Source is not null) ? SourcesJson(page) : null,
     };
+
+    /// <summary>Each item's input fields as a JSON array, written by one writer for the whole page.</summary>
+    private static string?[] SourcesJson(IReadOnlyList<BatchItem> page)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using var writer = new Utf8JsonWriter(buffer);
+        var sources = new string?[page.Count];
+        for (var i = 0; i < page.Count; i++)
+        {
+            if (page[i].Source is not { } source)
+            {
+                continue;
+            }
+
+            buffer.ResetWrittenCount();
+            writer.Reset(buffer);
+            writer.WriteStartArray();
+            for (var f = 0; f < source.Count; f++)
+            {
+                writer.WriteStringValue(source[f]);
+            }
+
+            writer.WriteEndArray();
+            writer.Flush();
+            sources[i] = Encoding.UTF8.GetString(buffer.WrittenSpan);
+        }
+
+        return sources;
+    }
 
     /// <summary>
     /// Reads up to <paramref name="limit"/> rows after <paramref name="after"/> a <paramref name="window"/> of positions at a time, so each

@@ -28,7 +28,12 @@ public sealed class DatabaseOptions : ISelfValidating
     /// </summary>
     public int MaxAutoPrepare { get; set; } = 64;
 
-    /// <summary>The connection string with the defaults this class documents applied.</summary>
+    /// <summary>
+    /// The connection string with the defaults this class documents applied, and, unless it says otherwise, <c>No Reset
+    /// On Close</c>: the service leaves no session state on a connection (its locks are transaction-scoped), and the
+    /// reset Npgsql sends otherwise, seven statements each time a connection is taken from the pool, cost PostgreSQL
+    /// more statements than a chunk's own.
+    /// </summary>
     public string EffectiveConnectionString()
     {
         var given = new DbConnectionStringBuilder { ConnectionString = ConnectionString };
@@ -37,6 +42,11 @@ public sealed class DatabaseOptions : ISelfValidating
         {
             builder.MaxAutoPrepare = MaxAutoPrepare;
             builder.AutoPrepareMinUsages = 2;
+        }
+
+        if (!given.ContainsKey("No Reset On Close") && !given.ContainsKey("NoResetOnClose"))
+        {
+            builder.NoResetOnClose = true;
         }
 
         return builder.ConnectionString;

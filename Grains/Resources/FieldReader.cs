@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
 
 namespace Orleans.Batch.Grains.Resources;
@@ -9,7 +11,7 @@ namespace Orleans.Batch.Grains.Resources;
 public sealed class FieldReader
 {
     // A body has a handful of fields, so a list searched by name costs less than a dictionary built per body.
-    private readonly List<(string Name, JsonElement Value)> _fields = [];
+    private readonly List<JsonProperty> _fields = [];
     private readonly bool _partial;
     private Dictionary<string, List<string>>? _errors;
 
@@ -18,7 +20,7 @@ public sealed class FieldReader
         _partial = partial;
         foreach (var property in body.EnumerateObject())
         {
-            _fields.Add((property.Name, property.Value));
+            _fields.Add(property);
         }
     }
 
@@ -168,7 +170,7 @@ public sealed class FieldReader
     {
         for (var i = _fields.Count - 1; i >= 0; i--)
         {
-            if (string.Equals(_fields[i].Name, name, StringComparison.OrdinalIgnoreCase))
+            if (NameIs(_fields[i], name))
             {
                 value = _fields[i].Value;
                 return true;
@@ -177,5 +179,17 @@ public sealed class FieldReader
 
         value = default;
         return false;
+    }
+
+    /// <summary>
+    /// Whether the property is named <paramref name="name"/> (ASCII, as every field is) in any case, compared on the
+    /// name's UTF-8 bytes; only a name with escapes or characters beyond ASCII becomes a string to compare.
+    /// </summary>
+    private static bool NameIs(JsonProperty property, string name)
+    {
+        var raw = JsonMarshal.GetRawUtf8PropertyName(property);
+        return Ascii.IsValid(raw) && raw.IndexOf((byte)'\\') < 0
+            ? Ascii.EqualsIgnoreCase(raw, name)
+            : string.Equals(property.Name, name, StringComparison.OrdinalIgnoreCase);
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -16,10 +17,10 @@ public sealed class ResourceRouter
 
     private static readonly IReadOnlyDictionary<string, string> NoQuery = new Dictionary<string, string>();
 
-    private readonly Dictionary<string, IResourceHandler> _handlers;
+    private readonly Dictionary<string, IResourceHandler>.AlternateLookup<ReadOnlySpan<char>> _handlers;
 
     public ResourceRouter(IEnumerable<IResourceHandler> handlers) =>
-        _handlers = handlers.ToDictionary(h => h.Collection, StringComparer.Ordinal);
+        _handlers = handlers.ToDictionary(h => h.Collection, StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
 
     /// <summary>
     /// Resolves an operation without touching the database: either its answer (404, 405, a malformed body) or the
@@ -29,23 +30,25 @@ public sealed class ResourceRouter
     {
         method = method.ToUpperInvariant();
         var (route, query) = SplitQuery(path);
-        var segments = route.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        if (!route.StartsWith('/') || segments.Length is 0 or > 2 || !_handlers.TryGetValue(segments[0], out var handler))
+        var segments = Segments(route, out var collection, out var item);
+        if (!route.StartsWith('/') || segments is 0 or > 2 || !_handlers.TryGetValue(collection, out var handler))
         {
             return RoutedOperation.Answer(Problems.NotFound($"No resource at '{route}'."));
         }
 
-        if (segments.Length == 1)
+        if (segments == 1)
         {
             return method switch
             {
                 "GET" => RoutedOperation.Read((s, ct) => handler.ListAsync(s, query, ct)),
-                "POST" => WithBody(body, b => RoutedOperation.Write((s, ct) => handler.CreateAsync(s, b, ct)) with { Creates = (handler, b) }),
+                "POST" => Parse(body, out var b) is { } problem
+                    ? RoutedOperation.Answer(problem)
+                    : new RoutedOperation(null, (s, ct) => handler.CreateAsync(s, b, ct), true, Creates: (handler, b)),
                 _ => RoutedOperation.Answer(Problems.MethodNotAllowed(method, route, CollectionMethods)),
             };
         }
 
-        if (!long.TryParse(segments[1], NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id < 1)
+        if (!long.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id < 1)
         {
             return RoutedOperation.Answer(Problems.NotFound($"No resource at '{route}': ids are positive whole numbers."));
         }
@@ -53,11 +56,39 @@ public sealed class ResourceRouter
         return method switch
         {
             "GET" => RoutedOperation.Read((s, ct) => handler.GetAsync(s, id, ct)),
-            "PUT" => WithBody(body, b => Update(handler, new ItemUpdate(id, b, Partial: false))),
-            "PATCH" => WithBody(body, b => Update(handler, new ItemUpdate(id, b, Partial: true))),
-            "DELETE" => RoutedOperation.Write((s, ct) => handler.DeleteAsync(s, id, ct)) with { Deletes = (handler, id) },
+            "PUT" or "PATCH" => Parse(body, out var b) is { } problem
+                ? RoutedOperation.Answer(problem)
+                : Update(handler, new ItemUpdate(id, b, Partial: method == "PATCH")),
+            "DELETE" => new RoutedOperation(null, (s, ct) => handler.DeleteAsync(s, id, ct), true, Deletes: (handler, id)),
             _ => RoutedOperation.Answer(Problems.MethodNotAllowed(method, route, ItemMethods)),
         };
+    }
+
+    /// <summary>How many non-empty segments <paramref name="route"/> has, and the first two of them.</summary>
+    private static int Segments(string route, out ReadOnlySpan<char> first, out ReadOnlySpan<char> second)
+    {
+        first = [];
+        second = [];
+        var count = 0;
+        foreach (var range in route.AsSpan().Split('/'))
+        {
+            var segment = route.AsSpan()[range];
+            if (segment.IsEmpty)
+            {
+                continue;
+            }
+
+            if (++count == 1)
+            {
+                first = segment;
+            }
+            else if (count == 2)
+            {
+                second = segment;
+            }
+        }
+
+        return count;
     }
 
     /// <summary>Routes and, when the route needs the database, runs the operation on <paramref name="session"/>.</summary>
@@ -68,37 +99,38 @@ public sealed class ResourceRouter
     }
 
     private static RoutedOperation Update(IResourceHandler handler, ItemUpdate update) =>
-        RoutedOperation.Write((s, ct) => handler.UpdateAsync(s, update.Id, update.Body, update.Partial, ct)) with { Updates = (handler, update) };
+        new(null, (s, ct) => handler.UpdateAsync(s, update.Id, update.Body, update.Partial, ct), true, Updates: (handler, update));
 
-    /// <summary>The operation <paramref name="route"/> makes of the parsed body, or the answer to a missing or malformed one.</summary>
-    private static RoutedOperation WithBody(string? body, Func<JsonElement, RoutedOperation> route)
+    /// <summary>Parses the body into <paramref name="root"/>; the answer to a missing or malformed one, or null.</summary>
+    private static ResourceResponse? Parse(string? body, out JsonElement root)
     {
+        root = default;
         if (string.IsNullOrWhiteSpace(body))
         {
-            return RoutedOperation.Answer(Problems.MalformedBody("A JSON object body is required."));
+            return Problems.MalformedBody("A JSON object body is required.");
         }
 
-        JsonElement root;
+        var utf8 = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(body.Length));
         try
         {
-            // One exactly sized document the element keeps, rather than a pooled one copied out by Clone. Reading on
-            // past the value throws on anything but whitespace after it, as JsonDocument.Parse would.
-            var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(body));
+            // The element keeps a document of its own, exactly sized, so the bytes go back to the pool. Reading on past
+            // the value throws on anything but whitespace after it, as JsonDocument.Parse would.
+            var reader = new Utf8JsonReader(utf8.AsSpan(0, Encoding.UTF8.GetBytes(body, utf8)));
             root = JsonElement.ParseValue(ref reader);
             _ = reader.Read();
         }
         catch (JsonException e)
         {
-            return RoutedOperation.Answer(Problems.MalformedBody($"The body is not valid JSON: {e.Message}"));
+            return Problems.MalformedBody($"The body is not valid JSON: {e.Message}");
         }
-
-        if (root.ValueKind != JsonValueKind.Object)
+        finally
         {
-            return RoutedOperation.Answer(
-                Problems.MalformedBody($"The body must be a JSON object, not {root.ValueKind.ToString().ToLowerInvariant()}."));
+            ArrayPool<byte>.Shared.Return(utf8);
         }
 
-        return route(root);
+        return root.ValueKind == JsonValueKind.Object
+            ? null
+            : Problems.MalformedBody($"The body must be a JSON object, not {root.ValueKind.ToString().ToLowerInvariant()}.");
     }
 
     private static (string Route, IReadOnlyDictionary<string, string> Query) SplitQuery(string path)

@@ -40,7 +40,8 @@ public sealed class ProductHandler
             Names = rows.Select(r => ((ProductFields)r.Fields).Name).ToArray(),
             Prices = rows.Select(r => ((ProductFields)r.Fields).Price!.Value).ToArray(),
         },
-        "ux_products_sku", "sku", fields => ((ProductFields)fields).Sku!);
+        "ux_products_sku", "sku", fields => ((ProductFields)fields).Sku!,
+        (row, first) => new Product(row.GetInt64(first), row.GetString(first + 1), row.GetString(first + 2), row.GetDecimal(first + 3)));
 
     protected override BulkUpdate BulkUpdate { get; } = new(
         $"""

@@ -34,7 +34,8 @@ public sealed class UserHandler
             Emails = rows.Select(r => ((UserFields)r.Fields).Email).ToArray(),
             Names = rows.Select(r => ((UserFields)r.Fields).Name).ToArray(),
         },
-        "ux_users_email", "email", fields => ((UserFields)fields).Email!);
+        "ux_users_email", "email", fields => ((UserFields)fields).Email!,
+        (row, first) => new User(row.GetInt64(first), row.GetString(first + 1), row.GetString(first + 2), row.GetDateTime(first + 3)));
 
     protected override BulkUpdate BulkUpdate { get; } = new(
         $"""

@@ -113,6 +113,24 @@ public sealed class OptionsValidationTests
     }
 
     [Fact]
+    public void Database_NoResetInConnectionString_SkipsTheReset()
+    {
+        var options = new DatabaseOptions { ConnectionString = Postgres };
+
+        Assert.True(new NpgsqlConnectionStringBuilder(options.EffectiveConnectionString()).NoResetOnClose);
+    }
+
+    [Theory]
+    [InlineData("No Reset On Close=false")]
+    [InlineData("NoResetOnClose=false")]
+    public void Database_ResetInConnectionString_Wins(string setting)
+    {
+        var options = new DatabaseOptions { ConnectionString = Postgres + ";" + setting };
+
+        Assert.False(new NpgsqlConnectionStringBuilder(options.EffectiveConnectionString()).NoResetOnClose);
+    }
+
+    [Fact]
     public void Database_MaxConcurrencyBelowOne_IsAnError()
     {
         var options = new DatabaseOptions { ConnectionString = Postgres, MaxConcurrency = 0 };

@@ -44,5 +44,42 @@ public sealed class BatchItemSliceTests
     }
 
     [Fact]
+    public void Decode_RepeatedMethodsAndPaths_ShareOneStringEach()
+    {
+        BatchItem[] items =
+        [
+            new(new OperationRequest("a", "POST", "/users", "{}", null, "batch-1")),
+            new(new OperationRequest("b", "POST", "/users", "{}", null, "batch-1")),
+            new(new OperationRequest("c", "DELETE", "/users/7", null, null, "batch-1")),
+            new(new OperationRequest("d", "DELETE", "/users/8", null, null, "batch-1")),
+        ];
+
+        var decoded = BatchItemSlice.Of(items).DecodeOperations();
+
+        Assert.Equal(items.Select(i => i.Operation), decoded);
+        Assert.Same(decoded[0].Method, decoded[1].Method);
+        Assert.Same(decoded[0].Path, decoded[1].Path);
+        Assert.Same(decoded[0].BatchId, decoded[3].BatchId);
+        Assert.Same(decoded[2].Method, decoded[3].Method);
+        Assert.NotEqual(decoded[2].Path, decoded[3].Path);
+    }
+
+    [Theory]
+    [InlineData(127)]
+    [InlineData(128)]
+    [InlineData(20_000)]
+    [InlineData(3_000_000)]
+    public void Decode_LongStrings_RoundTripAcrossLengthPrefixSizes(int length)
+    {
+        var body = new string('é', length / 2) + new string('x', length - (length / 2));
+        BatchItem[] items = [new(new OperationRequest("a", "POST", "/users", body, null, null)), new(new OperationRequest("b", "POST", "/users", "{}", null, null))];
+
+        var decoded = BatchItemSlice.Of(items).DecodeOperations();
+
+        Assert.Equal(body, decoded[0].Body);
+        Assert.Equal("{}", decoded[1].Body);
+    }
+
+    [Fact]
     public void Decode_OfNoItems_IsEmpty() => Assert.Empty(BatchItemSlice.Of([]).Decode());
 }

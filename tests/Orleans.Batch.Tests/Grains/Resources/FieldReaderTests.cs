@@ -46,6 +46,30 @@ public sealed class FieldReaderTests
         Assert.True(reader.IsValid);
     }
 
+    [Theory]
+    [InlineData("""{"\u006eame":"Ann"}""")]
+    [InlineData("""{"N\u0041ME":"Ann"}""")]
+    public void String_FieldNameWithEscapes_IsFoundInAnyCase(string json)
+    {
+        Assert.Equal("Ann", Reader(json).String("name", 10));
+    }
+
+    [Fact]
+    public void String_FieldNameBeyondAscii_IsNotAnAsciiName()
+    {
+        // The Kelvin sign is no 'K' to an ordinal comparison, in any case.
+        var reader = Reader("""{"\u212Aey":"x"}""");
+
+        Assert.Null(reader.String("key", 10));
+        Assert.Equal(["Is required."], ErrorsOf(reader, "key"));
+    }
+
+    [Fact]
+    public void String_NameRepeatedInOtherCase_TheLastWins()
+    {
+        Assert.Equal("Bo", Reader("""{"name":"Ann","NAME":"Bo"}""").String("name", 10));
+    }
+
     [Fact]
     public void String_MissingWhenRequired_IsRequired()
     {

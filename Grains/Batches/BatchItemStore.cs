@@ -42,7 +42,9 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
 
     /// <summary>
     /// Stores items at positions from <paramref name="firstSeq"/>, replacing any stored there or after (so a repeated
-    /// append is harmless); items rejected on upload get their answer at once, in a preset run.
+    /// append is harmless); items rejected on upload get their answer at once, in a preset run. What is stored there is
+    /// cleared first only when there is any: clearing scans every result run of the batch, a cost that grew with each
+    /// slice of a large upload, while an upload's slices almost always go where nothing is stored yet.
     /// </summary>
     public async Task AppendAsync(string batchId, int firstSeq, IReadOnlyList<BatchItem> items, CancellationToken cancellationToken)
     {
@@ -50,17 +52,11 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var session = new DbSession(connection, transaction);
-        await connection.ExecuteAsync(session.Command(
-            $"""
-            UPDATE batch_item_pages SET item_count = @firstSeq - first_seq, op_ids = op_ids[:@firstSeq - first_seq],
-                methods = methods[:@firstSeq - first_seq], paths = paths[:@firstSeq - first_seq], bodies = bodies[:@firstSeq - first_seq],
-                headers = headers[:@firstSeq - first_seq], idempotency_keys = idempotency_keys[:@firstSeq - first_seq],
-                sources = sources[:@firstSeq - first_seq], retried = retried * int4multirange(int4range(first_seq, @firstSeq))
-            WHERE batch_id = @batchId AND first_seq < @firstSeq AND first_seq + item_count > @firstSeq;
-            DELETE FROM batch_item_pages WHERE batch_id = @batchId AND first_seq >= @firstSeq;
-            {ResultRuns.RemoveSql("int4multirange(int4range(@firstSeq, NULL))", "r.preset")}
-            """,
-            new { batchId, firstSeq }, cancellationToken));
+        if (await connection.ExecuteScalarAsync<bool>(session.Command(AnyStoredFromSql, new { batchId, firstSeq }, cancellationToken)))
+        {
+            await connection.ExecuteAsync(session.Command(ClearSql, new { batchId, firstSeq }, cancellationToken));
+        }
+
         for (var start = 0; start < items.Count; start += PageItems)
         {
             var page = items.Skip(start).Take(PageItems).ToList();
@@ -77,6 +73,23 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
 
         await transaction.CommitAsync(cancellationToken);
     }
+
+    /// <summary>Whether any item is stored at @firstSeq or after (a page holds at most <see cref="PageItems"/>).</summary>
+    private static readonly string AnyStoredFromSql = $"""
+        SELECT EXISTS (SELECT 1 FROM batch_item_pages
+                       WHERE batch_id = @batchId AND first_seq > @firstSeq - {PageItems} AND first_seq + item_count > @firstSeq)
+        """;
+
+    /// <summary>Takes out the items stored from @firstSeq on, and the answers given to them on upload.</summary>
+    private static readonly string ClearSql = $"""
+        UPDATE batch_item_pages SET item_count = @firstSeq - first_seq, op_ids = op_ids[:@firstSeq - first_seq],
+            methods = methods[:@firstSeq - first_seq], paths = paths[:@firstSeq - first_seq], bodies = bodies[:@firstSeq - first_seq],
+            headers = headers[:@firstSeq - first_seq], idempotency_keys = idempotency_keys[:@firstSeq - first_seq],
+            sources = sources[:@firstSeq - first_seq], retried = retried * int4multirange(int4range(first_seq, @firstSeq))
+        WHERE batch_id = @batchId AND first_seq < @firstSeq AND first_seq + item_count > @firstSeq;
+        DELETE FROM batch_item_pages WHERE batch_id = @batchId AND first_seq >= @firstSeq;
+        {ResultRuns.RemoveSql("int4multirange(int4range(@firstSeq, NULL))", "r.preset")}
+        """;
 
     private static readonly string PendingSql = $"""
         SELECT s.seq AS Seq, s.retried AS Retried, s.op_id AS Id, s.method AS Method, s.path AS Path, s.body AS Body,

@@ -50,6 +50,36 @@ public sealed class BatchItemStoreTests(ClusterFixture fixture)
         Assert.Equal(0, await Store.ResetFailedAsync(batchId, CancellationToken.None));
     }
 
+    [Fact]
+    public async Task Append_WhereASliceWasStoredBefore_ReplacesItAndWhatFollowed()
+    {
+        // As when an append committed but its batch died before it knew: the same positions come again, shorter.
+        var batchId = $"store-{Unique.Token()}";
+        var rejected = new BatchItem(new OperationRequest("old-3", "POST", "/users", null, null, batchId), ["x"], new OperationResult("old-3", 400, "{}", null));
+        await Store.AppendAsync(batchId, 0, [.. Enumerable.Range(0, 3).Select(i => Read($"old-{i}")), rejected, Read("old-4")], CancellationToken.None);
+
+        await Store.AppendAsync(batchId, 0, [Read("new-0"), Read("new-1")], CancellationToken.None);
+
+        var pending = await Store.ReadPendingAsync(batchId, -1, 5, 10, CancellationToken.None);
+        Assert.Equal(["new-0", "new-1"], pending.Select(p => p.Operation.Id));
+        Assert.Equal(new ItemCounts(0, 0, 0), await Store.CountAsync(batchId, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Append_FromInsideAStoredPage_KeepsThePageUpToThereAndReplacesTheRest()
+    {
+        var batchId = $"store-{Unique.Token()}";
+        await Store.AppendAsync(batchId, 0, [.. Enumerable.Range(0, 1500).Select(i => Read($"old-{i}"))], CancellationToken.None);
+
+        await Store.AppendAsync(batchId, 500, [.. Enumerable.Range(500, 200).Select(i => Read($"new-{i}"))], CancellationToken.None);
+
+        var pending = await Store.ReadPendingAsync(batchId, -1, 1500, 2000, CancellationToken.None);
+        Assert.Equal(
+            [.. Enumerable.Range(0, 500).Select(i => $"old-{i}"), .. Enumerable.Range(500, 200).Select(i => $"new-{i}")],
+            pending.Select(p => p.Operation.Id));
+        Assert.Equal(pending.Select(p => p.Seq), Enumerable.Range(0, 700));
+    }
+
     private static BatchItem Read(string id) => new(new OperationRequest(id, "GET", "/users/1", null, null, null));
 
     private static FinishedItem Finished(int seq, int status, string body) => new(

@@ -132,13 +132,13 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
         await session.Connection.ExecuteAsync(session.Command("SAVEPOINT bulk_insert", null, cancellationToken)).ConfigureAwait(false);
         try
         {
-            var ordOf = new Dictionary<string, int>(rows.Count, StringComparer.Ordinal);
-            foreach (var (ord, fields) in rows)
+            var rowOf = new Dictionary<string, (int Ord, TFields Fields)>(rows.Count, StringComparer.Ordinal);
+            foreach (var row in rows)
             {
-                ordOf[bulk.FieldKey(fields)] = ord;
+                rowOf[bulk.FieldKey(row.Fields)] = row;
             }
 
-            return await ReadCreatedAsync(session, bulk, parameters, ordOf, cancellationToken).ConfigureAwait(false);
+            return await ReadCreatedAsync(session, bulk, parameters, rowOf, cancellationToken).ConfigureAwait(false);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == bulk.UniqueConstraint)
         {
@@ -153,14 +153,15 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
     /// before a failure reaches the caller, who then rolls back to the savepoint.
     /// </summary>
     private static async Task<List<(int Ord, TEntity Entity)>> ReadCreatedAsync(
-        DbSession session, BulkInsert bulk, object parameters, Dictionary<string, int> ordOf, CancellationToken cancellationToken)
+        DbSession session, BulkInsert bulk, object parameters, Dictionary<string, (int Ord, TFields Fields)> rowOf, CancellationToken cancellationToken)
     {
-        var created = new List<(int Ord, TEntity Entity)>(ordOf.Count);
+        var created = new List<(int Ord, TEntity Entity)>(rowOf.Count);
         await using var reader = await session.Connection.ExecuteReaderAsync(
             session.Command(bulk.OptimisticSql, parameters, cancellationToken)).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            created.Add((ordOf[reader.GetString(0)], (TEntity)bulk.ReadEntity(reader, 1)));
+            var (ord, fields) = rowOf[reader.GetString(0)];
+            created.Add((ord, (TEntity)bulk.Created(reader, 1, fields)));
         }
 
         return created;
@@ -312,13 +313,14 @@ public sealed record ResourcePage<TEntity>(
 /// into <paramref name="Columns"/> of <paramref name="Table"/>, whose unique <paramref name="Key"/> (an expression of a
 /// row alias, over the column <paramref name="KeyColumn"/>, read from a row's fields by <paramref name="FieldKey"/>) is
 /// guarded by <paramref name="UniqueConstraint"/>. <see cref="Sql"/> returns <c>ord</c> (the row's position in the call),
-/// <see cref="OptimisticSql"/> the key, followed by the entity's columns, starting with <c>id</c>, for each row inserted;
-/// <paramref name="ReadEntity"/> reads the entity from those columns of a row, starting at the given ordinal.
+/// <see cref="OptimisticSql"/> the key, followed by the <paramref name="Generated"/> columns, the ones the database sets;
+/// <paramref name="Created"/> makes the entity of such a row (from those columns, from the given ordinal on) and the
+/// fields it was inserted with, which the row holds exactly as given.
 /// </summary>
 public sealed record BulkInsert(
     string Table, string Input, string Columns, Func<string, string> Key, string Returning,
     Func<IReadOnlyList<(int Ord, object Fields)>, object> Build, string UniqueConstraint, string KeyColumn, Func<object, string> FieldKey,
-    Func<DbDataReader, int, object> ReadEntity)
+    string Generated, Func<DbDataReader, int, object, object> Created)
 {
     /// <summary>
     /// Inserts every row, and fails as a whole when one takes a taken value: the common case of new rows at the cost of
@@ -330,7 +332,7 @@ public sealed record BulkInsert(
     /// of the statement).
     /// </remarks>
     public string OptimisticSql => $"""
-        INSERT INTO {Table} ({Columns}) SELECT {Columns} FROM {Input} ORDER BY ord RETURNING {KeyColumn} AS key, {Returning}
+        INSERT INTO {Table} ({Columns}) SELECT {Columns} FROM {Input} ORDER BY ord RETURNING {KeyColumn} AS key, {Generated}
         """;
 
     /// <summary>

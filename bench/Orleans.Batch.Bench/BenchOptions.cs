@@ -33,7 +33,7 @@ internal sealed record BenchOptions(
             Int("single-connections", 32),
             Int("sync-batches", 200),
             Int("large-import-rows", 1_000_000),
-            Math.Max(1, Int("repeats", 3)),
+            Math.Max(1, Int("repeats", 5)),
             values.GetValueOrDefault("markdown"));
     }
 }

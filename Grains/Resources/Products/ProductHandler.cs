@@ -41,7 +41,9 @@ public sealed class ProductHandler
             Prices = rows.Select(r => ((ProductFields)r.Fields).Price!.Value).ToArray(),
         },
         "ux_products_sku", "sku", fields => ((ProductFields)fields).Sku!,
-        (row, first) => new Product(row.GetInt64(first), row.GetString(first + 1), row.GetString(first + 2), row.GetDecimal(first + 3)));
+        "id",
+        (row, first, fields) => new Product(
+            row.GetInt64(first), ((ProductFields)fields).Sku!, ((ProductFields)fields).Name!, ((ProductFields)fields).Price!.Value));
 
     protected override BulkUpdate BulkUpdate { get; } = new(
         $"""

@@ -35,7 +35,8 @@ public sealed class UserHandler
             Names = rows.Select(r => ((UserFields)r.Fields).Name).ToArray(),
         },
         "ux_users_email", "email", fields => ((UserFields)fields).Email!,
-        (row, first) => new User(row.GetInt64(first), row.GetString(first + 1), row.GetString(first + 2), row.GetDateTime(first + 3)));
+        "id, created_at",
+        (row, first, fields) => new User(row.GetInt64(first), ((UserFields)fields).Email!, ((UserFields)fields).Name!, row.GetDateTime(first + 1)));
 
     protected override BulkUpdate BulkUpdate { get; } = new(
         $"""

@@ -42,6 +42,29 @@ public sealed class ExecuteManyTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task ExecuteMany_Creates_AnswerEachRowAsAReadOfItAnswers()
+    {
+        var key = Unique.Token();
+        var api = new BatchApi(fixture.Http);
+
+        var responses = await Executor.ExecuteManyAsync(
+        [
+            new("u1", "POST", "/users", JsonSerializer.Serialize(new { email = $"  {Unique.Email("padded")} ", name = " Zoë  Ünïcode " }), null, null),
+            CreateUser("u2", Unique.Email("plain"), key),
+            CreateProduct("p1", Unique.Sku(), 10.50m, key),
+            new("p2", "POST", "/products", $$"""{"sku":"{{Unique.Sku()}}","name":"Exp","price":1.5e2}""", null, null),
+        ], CancellationToken.None);
+
+        Assert.All(responses, r => Assert.Equal(201, r.Status));
+        foreach (var created in responses)
+        {
+            var read = await api.GetAsync(created.Location!);
+            Assert.Equal(System.Net.HttpStatusCode.OK, read.Status);
+            Assert.Equal(read.Text, created.Body);
+        }
+    }
+
+    [Fact]
     public async Task ExecuteMany_SameKeysAgain_ReplaysWithoutApplyingTwice()
     {
         var key = Unique.Token();

@@ -48,16 +48,20 @@ internal sealed class Benchmarks(BenchOptions options)
             $"{import.RowsPerSecond:N0} rows/s ({string.Join(", ", imports.Select(m => m.RowsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))})");
         Row($"COPY of the same {options.ImportRows:N0} rows straight into users (the floor), median of {options.Repeats}",
             $"{copy:N0} rows/s ({string.Join(", ", copies.Select(c => c.ToString("N0", CultureInfo.InvariantCulture)))})");
+        await QuietAsync();
         var single = await SingleRequestsAsync(options.SingleRequests, options.SingleConnections);
         Row($"{options.SingleRequests:N0} single POST /users over {options.SingleConnections} connections", $"{single:N0} rows/s");
+        await QuietAsync();
         var (p50, p99) = await SyncLatencyAsync(options.SyncBatches);
         Row($"sync batch of 100 POST /users, {options.SyncBatches} runs", $"p50 {p50:N0} ms, p99 {p99:N0} ms");
         Row("import / COPY", $"{import.RowsPerSecond / copy:P0}");
         Row("import / single requests", $"{import.RowsPerSecond / single:N1}x");
+        await QuietAsync();
         var small = await ImportAsync(Math.Max(1, options.ImportRows / 10), "small");
         ImportMeasurement? large = null;
         if (options.LargeImportRows > 0)
         {
+            await QuietAsync();
             using var sampler = new RssSampler(options.RunState);
             large = await ImportAsync(options.LargeImportRows, "large");
             Row($"CSV import of {options.LargeImportRows:N0} users", $"{large.RowsPerSecond:N0} rows/s");
@@ -134,16 +138,19 @@ internal sealed class Benchmarks(BenchOptions options)
     }
 
     /// <summary>
-    /// Starts a measurement on a quiet database: the dirty pages the last one left are written (a checkpoint), and no
-    /// autovacuum worker still runs (waiting at most half a minute), so neither lands on the next measurement's clock.
+    /// Starts a measurement on a quiet database: the rows the last one wrote are vacuumed and the dirty pages it left
+    /// written (a checkpoint), and no autovacuum worker still runs (waiting at most half a minute). Either would
+    /// otherwise land on the next measurement's clock, whichever it is: an autovacuum of users took a whole CPU-second
+    /// of one import.
     /// </summary>
     private async Task QuietAsync()
     {
         await using var connection = new NpgsqlConnection(options.Postgres);
         await connection.OpenAsync();
-        await using (var checkpoint = new NpgsqlCommand("CHECKPOINT", connection))
+        foreach (var sql in new[] { "VACUUM (ANALYZE)", "CHECKPOINT" })
         {
-            await checkpoint.ExecuteNonQueryAsync();
+            await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 600 };
+            await command.ExecuteNonQueryAsync();
         }
 
         await using var vacuums = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'", connection);

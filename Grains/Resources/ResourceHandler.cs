@@ -128,8 +128,6 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
             return null;
         }
 
-        // Released with the transaction: the statements after it run inside the savepoint, and commit with it.
-        await session.Connection.ExecuteAsync(session.Command("SAVEPOINT bulk_insert", null, cancellationToken)).ConfigureAwait(false);
         try
         {
             var rowOf = new Dictionary<string, (int Ord, TFields Fields)>(rows.Count, StringComparer.Ordinal);
@@ -329,9 +327,12 @@ public sealed record BulkInsert(
     /// <remarks>
     /// Rows come back with their <paramref name="KeyColumn"/> exactly as given, not joined to the input: when every row
     /// was inserted, no two share a key, so the key finds each row's input (a join on the key expression cost a third
-    /// of the statement).
+    /// of the statement). The insert runs under <c>SAVEPOINT bulk_insert</c>, set in the same round trip, for the
+    /// caller to roll back to when it fails; the savepoint is released with the transaction, and the statements after
+    /// it commit with it.
     /// </remarks>
     public string OptimisticSql => $"""
+        SAVEPOINT bulk_insert;
         INSERT INTO {Table} ({Columns}) SELECT {Columns} FROM {Input} ORDER BY ord RETURNING {KeyColumn} AS key, {Generated}
         """;
 

@@ -12,8 +12,8 @@ internal static class ResultRuns
     private const string Insert = """
         INSERT INTO batch_result_runs (batch_id, first_seq, covers, seqs, outcomes, statuses, results, locations,
                                        succeeded, failed, cancelled, preset)
-        SELECT @batchId, @firstSeq, (SELECT range_agg(int4range(s, s + 1)) FROM unnest(@seqs) AS s), @seqs, @outcomes,
-               @statuses, @results, @locations, @succeeded, @failed, @cancelled, @preset
+        SELECT @batchId, @firstSeq, (SELECT range_agg(int4range(l, u)) FROM unnest(@coverFrom, @coverTo) AS c(l, u)), @seqs,
+               @outcomes, @statuses, @results, @locations, @succeeded, @failed, @cancelled, @preset
         """;
 
     /// <summary>A run's answers read back per item; takes @batchId, @from and @to (positions after @from up to @to).</summary>
@@ -32,10 +32,13 @@ internal static class ResultRuns
         string batchId, IReadOnlyList<FinishedAnswer> items, bool preset, bool skipConflicts, Database.DbSession? session,
         CancellationToken cancellationToken)
     {
+        var (coverFrom, coverTo) = Spans(items);
         var parameters = new
         {
             batchId,
-            firstSeq = items.Min(i => i.Seq),
+            firstSeq = coverFrom[0],
+            coverFrom,
+            coverTo,
             seqs = items.Select(i => i.Seq).ToArray(),
             outcomes = items.Select(i => (short)i.Outcome).ToArray(),
             statuses = items.Select(i => (short)i.Status).ToArray(),
@@ -48,6 +51,30 @@ internal static class ResultRuns
         };
         var sql = skipConflicts ? Insert + " ON CONFLICT DO NOTHING" : Insert;
         return new CommandDefinition(sql, parameters, session?.Transaction, cancellationToken: cancellationToken);
+    }
+
+    /// <summary>
+    /// The items' positions as spans of consecutive ones, [from, to): a chunk's are usually one span, so the database
+    /// builds the row's covered ranges from one or a few, not from a range per item.
+    /// </summary>
+    private static (int[] From, int[] To) Spans(IReadOnlyList<FinishedAnswer> items)
+    {
+        var seqs = items.Select(i => i.Seq).Order().ToArray();
+        var (from, to) = (new List<int>(1), new List<int>(1));
+        foreach (var seq in seqs)
+        {
+            if (to.Count > 0 && seq <= to[^1])
+            {
+                to[^1] = Math.Max(to[^1], seq + 1);
+            }
+            else
+            {
+                from.Add(seq);
+                to.Add(seq + 1);
+            }
+        }
+
+        return ([.. from], [.. to]);
     }
 
     /// <summary>

@@ -20,12 +20,7 @@ public sealed record BatchItemSlice([property: Id(0)] byte[] Encoded, [property:
     public static BatchItemSlice Of(IReadOnlyList<BatchItem> items)
     {
         ArgumentNullException.ThrowIfNull(items);
-        var measure = WireWriter.Measuring();
-        Write(ref measure, items);
-        var encoded = GC.AllocateUninitializedArray<byte>(measure.Length);
-        var writer = WireWriter.Into(encoded);
-        Write(ref writer, items);
-        return new BatchItemSlice(encoded, items.Count);
+        return new BatchItemSlice(WireWriter.Encode(items, Write), items.Count);
     }
 
     private static void Write(ref WireWriter writer, IReadOnlyList<BatchItem> items)

@@ -14,12 +14,7 @@ public sealed record EncodedChunkResult([property: Id(0)] byte[] Encoded, [prope
     public static EncodedChunkResult Of(ChunkResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
-        var measure = WireWriter.Measuring();
-        Write(ref measure, result);
-        var encoded = GC.AllocateUninitializedArray<byte>(measure.Length);
-        var writer = WireWriter.Into(encoded);
-        Write(ref writer, result);
-        return new EncodedChunkResult(encoded, result.Results.Count);
+        return new EncodedChunkResult(WireWriter.Encode(result, Write), result.Results.Count);
     }
 
     public ChunkResult Decode()

@@ -24,9 +24,19 @@ internal ref struct WireWriter
     /// <summary>Bytes written (or, measuring, that would be).</summary>
     public int Length { get; private set; }
 
-    public static WireWriter Measuring() => new([], measuring: true);
+    /// <summary>Writes one value's fields with a <see cref="WireWriter"/>.</summary>
+    public delegate void Fields<in T>(ref WireWriter writer, T value);
 
-    public static WireWriter Into(Span<byte> destination) => new(destination, measuring: false);
+    /// <summary>The bytes <paramref name="write"/> writes of <paramref name="value"/>: measured first, then written into an array of that size.</summary>
+    public static byte[] Encode<T>(T value, Fields<T> write)
+    {
+        var measure = new WireWriter([], measuring: true);
+        write(ref measure, value);
+        var encoded = GC.AllocateUninitializedArray<byte>(measure.Length);
+        var writer = new WireWriter(encoded, measuring: false);
+        write(ref writer, value);
+        return encoded;
+    }
 
     public void Write(byte value)
     {

@@ -144,8 +144,8 @@ public sealed partial class BatchGrain
     }
 
     /// <summary>
-    /// What a set-based statement could run this operation with: "POST /users", "PUT/PATCH /users" (one statement
-    /// runs both), "DELETE /users", or null.
+    /// What a set-based statement could run this operation with: creates of a collection, updates of its items (one
+    /// statement runs PUT and PATCH alike), deletes of them, or null.
     /// </summary>
     private static SetKey? SetKind(OperationRequest operation) => operation.Method switch
     {

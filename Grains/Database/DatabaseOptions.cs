@@ -38,13 +38,14 @@ public sealed class DatabaseOptions : ISelfValidating
     {
         var given = new DbConnectionStringBuilder { ConnectionString = ConnectionString };
         var builder = new NpgsqlConnectionStringBuilder(ConnectionString);
-        if (!given.ContainsKey("Max Auto Prepare") && !given.ContainsKey("MaxAutoPrepare"))
+        bool Sets(string keyword) => given.ContainsKey(keyword) || given.ContainsKey(keyword.Replace(" ", "", StringComparison.Ordinal));
+        if (!Sets("Max Auto Prepare"))
         {
             builder.MaxAutoPrepare = MaxAutoPrepare;
             builder.AutoPrepareMinUsages = 2;
         }
 
-        if (!given.ContainsKey("No Reset On Close") && !given.ContainsKey("NoResetOnClose"))
+        if (!Sets("No Reset On Close"))
         {
             builder.NoResetOnClose = true;
         }

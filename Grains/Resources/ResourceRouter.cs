@@ -43,7 +43,7 @@ public sealed class ResourceRouter
                 "GET" => RoutedOperation.Read((s, ct) => handler.ListAsync(s, query, ct)),
                 "POST" => Parse(body, out var b) is { } problem
                     ? RoutedOperation.Answer(problem)
-                    : new RoutedOperation(null, (s, ct) => handler.CreateAsync(s, b, ct), true, Creates: (handler, b)),
+                    : RoutedOperation.Write((s, ct) => handler.CreateAsync(s, b, ct), creates: (handler, b)),
                 _ => RoutedOperation.Answer(Problems.MethodNotAllowed(method, route, CollectionMethods)),
             };
         }
@@ -59,12 +59,12 @@ public sealed class ResourceRouter
             "PUT" or "PATCH" => Parse(body, out var b) is { } problem
                 ? RoutedOperation.Answer(problem)
                 : Update(handler, new ItemUpdate(id, b, Partial: method == "PATCH")),
-            "DELETE" => new RoutedOperation(null, (s, ct) => handler.DeleteAsync(s, id, ct), true, Deletes: (handler, id)),
+            "DELETE" => RoutedOperation.Write((s, ct) => handler.DeleteAsync(s, id, ct), deletes: (handler, id)),
             _ => RoutedOperation.Answer(Problems.MethodNotAllowed(method, route, ItemMethods)),
         };
     }
 
-    /// <summary>How many non-empty segments <paramref name="route"/> has, and the first two of them.</summary>
+    /// <summary>How many non-empty segments <paramref name="route"/> has (counting stops at three), and the first two.</summary>
     private static int Segments(string route, out ReadOnlySpan<char> first, out ReadOnlySpan<char> second)
     {
         first = [];
@@ -86,6 +86,10 @@ public sealed class ResourceRouter
             {
                 second = segment;
             }
+            else
+            {
+                break;
+            }
         }
 
         return count;
@@ -99,7 +103,7 @@ public sealed class ResourceRouter
     }
 
     private static RoutedOperation Update(IResourceHandler handler, ItemUpdate update) =>
-        new(null, (s, ct) => handler.UpdateAsync(s, update.Id, update.Body, update.Partial, ct), true, Updates: (handler, update));
+        RoutedOperation.Write((s, ct) => handler.UpdateAsync(s, update.Id, update.Body, update.Partial, ct), updates: (handler, update));
 
     /// <summary>Parses the body into <paramref name="root"/>; the answer to a missing or malformed one, or null.</summary>
     private static ResourceResponse? Parse(string? body, out JsonElement root)

@@ -18,5 +18,9 @@ public sealed record RoutedOperation(
 
     public static RoutedOperation Read(Func<DbSession, CancellationToken, Task<ResourceResponse>> run) => new(null, run, false);
 
-    public static RoutedOperation Write(Func<DbSession, CancellationToken, Task<ResourceResponse>> run) => new(null, run, true);
+    public static RoutedOperation Write(
+        Func<DbSession, CancellationToken, Task<ResourceResponse>> run,
+        (IResourceHandler Handler, System.Text.Json.JsonElement Body)? creates = null,
+        (IResourceHandler Handler, long Id)? deletes = null,
+        (IResourceHandler Handler, ItemUpdate Update)? updates = null) => new(null, run, true, creates, deletes, updates);
 }

@@ -107,8 +107,15 @@ internal sealed class Benchmarks(BenchOptions options)
         }
 
         var statusUrl = accepted.GetProperty("statusUrl").GetString()!;
+        // A stalled import ends the bench instead of hanging it: no import here needs a millisecond per row.
+        var deadline = TimeSpan.FromMinutes(5) + TimeSpan.FromMilliseconds(rows);
         while (true)
         {
+            if (clock.Elapsed > deadline)
+            {
+                throw new TimeoutException($"The import of {rows:N0} rows did not end within {deadline.TotalMinutes:N0} minutes.");
+            }
+
             var status = JsonDocument.Parse(await _http.GetStringAsync(statusUrl)).RootElement;
             var state = status.GetProperty("status").GetString();
             if (state is "completed" or "failed" or "cancelled")

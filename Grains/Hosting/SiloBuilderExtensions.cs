@@ -14,7 +14,7 @@ namespace Orleans.Batch.Grains.Hosting;
 
 public static class SiloBuilderExtensions
 {
-    /// <summary>Grain addresses each silo caches (<c>Orleans:GrainDirectory:CacheSize</c>); a miss costs one directory look-up.</summary>
+    /// <summary>Grain addresses each silo caches (<c>GrainDirectory:CacheSize</c>); a miss costs one directory look-up.</summary>
     public const int DirectoryCacheSize = 100_000;
 
     /// <summary>
@@ -42,10 +42,11 @@ public static class SiloBuilderExtensions
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = resumeCheck < o.MinimumReminderPeriod ? resumeCheck : o.MinimumReminderPeriod);
         silo.AddDashboard();
         // The dashboard reads the directory cache's size every second by walking the cache's whole bucket array: at
-        // Orleans's default capacity of a million entries that alone kept each idle silo 2-3 % of a core busy.
+        // Orleans's default capacity of a million entries that alone kept each idle silo 2-3 % of a core busy. The
+        // setting stays out of the Orleans section: Orleans reads Orleans:GrainDirectory as its directory providers.
         silo.Services.AddOptions<GrainDirectoryOptions>()
             .Configure(o => o.CacheSize = DirectoryCacheSize)
-            .Bind(configuration.GetSection("Orleans:GrainDirectory"));
+            .Bind(configuration.GetSection("GrainDirectory"));
         silo.AddIncomingGrainCallFilter<DatabaseExceptionFilter>();
         // Database errors that escape outside a call (a grain whose state cannot be read) then reach the client as
         // themselves, which the gateway answers as 503, instead of failing to serialize.

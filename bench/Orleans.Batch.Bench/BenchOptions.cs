@@ -13,7 +13,10 @@ internal sealed record BenchOptions(
     int SyncBatches,
     int LargeImportRows,
     int Repeats,
-    string? Markdown)
+    string? Markdown,
+    int ChunkSize,
+    int ChunkConcurrency,
+    int Rounds)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -34,6 +37,9 @@ internal sealed record BenchOptions(
             Int("sync-batches", 200),
             Int("large-import-rows", 1_000_000),
             Math.Max(1, Int("repeats", 5)),
-            values.GetValueOrDefault("markdown"));
+            values.GetValueOrDefault("markdown"),
+            Math.Max(1, Int("chunk-size", 500)),
+            Math.Max(1, Int("concurrency", 16)),
+            Math.Max(1, Int("rounds", 12)));
     }
 }

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Orleans.Batch.Bench.Chunks;
+namespace Orleans.Batch.Bench;
 
 /// <summary>
 /// CPU seconds PostgreSQL on this machine has used: every server process's own, plus what its exited processes
@@ -9,7 +9,8 @@ namespace Orleans.Batch.Bench.Chunks;
 /// </summary>
 internal static class PostgresCpu
 {
-    private static readonly double TicksPerSecond = 100;
+    /// <summary>Linux reports process times in clock ticks of 1/100 s (USER_HZ) whatever the kernel's own rate.</summary>
+    private const double TicksPerSecond = 100;
 
     public static double? Read()
     {

@@ -1,5 +1,11 @@
 using Orleans.Batch.Bench;
 
+if (args is ["chunks", .. var rest])
+{
+    await ChunkPath.RunAsync(BenchOptions.Parse(rest));
+    return;
+}
+
 var options = BenchOptions.Parse(args);
 var bench = new Benchmarks(options);
 var report = await bench.RunAllAsync();

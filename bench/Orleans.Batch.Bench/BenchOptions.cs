@@ -16,7 +16,8 @@ internal sealed record BenchOptions(
     string? Markdown,
     int ChunkSize,
     int ChunkConcurrency,
-    int Rounds)
+    int Rounds,
+    int DatabaseConcurrency)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -40,6 +41,7 @@ internal sealed record BenchOptions(
             values.GetValueOrDefault("markdown"),
             Math.Max(1, Int("chunk-size", 500)),
             Math.Max(1, Int("concurrency", 16)),
-            Math.Max(1, Int("rounds", 12)));
+            Math.Max(1, Int("rounds", 12)),
+            Math.Max(1, Int("database-concurrency", 16)));
     }
 }

@@ -23,7 +23,11 @@ internal static class ChunkPath
     public static async Task RunAsync(BenchOptions options)
     {
         var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = options.Postgres })
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:Postgres"] = options.Postgres,
+                ["Database:MaxConcurrency"] = options.DatabaseConcurrency.ToString(CultureInfo.InvariantCulture),
+            })
             .Build();
         await using var services = new ServiceCollection()
             .AddLogging()
@@ -34,7 +38,7 @@ internal static class ChunkPath
         var executor = services.GetRequiredService<OperationExecutor>();
         var dataSource = services.GetRequiredService<NpgsqlDataSource>();
 
-        Console.WriteLine($"{options.ImportRows:N0} user creates a round, chunks of {options.ChunkSize}, {options.ChunkConcurrency} at once; the first rounds warm up the JIT.");
+        Console.WriteLine($"{options.ImportRows:N0} user creates a round, chunks of {options.ChunkSize}, {options.ChunkConcurrency} at once, {options.DatabaseConcurrency} in the database at once; the first rounds warm up the JIT.");
         Console.WriteLine("| round | rows/s | this process, CPU-s | PostgreSQL, CPU-s |");
         Console.WriteLine("|---|---|---|---|");
         for (var round = 1; round <= options.Rounds; round++)

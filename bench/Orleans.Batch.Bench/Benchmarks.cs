@@ -18,11 +18,11 @@ internal sealed class Benchmarks(BenchOptions options)
         _report.AppendLine(CultureInfo.InvariantCulture, $"Run at {DateTime.UtcNow:u} on {Environment.ProcessorCount} cores, {Memory()}, against {options.Url}.");
         _report.AppendLine();
         // The first imports JIT-compile every silo's paths, and tiered compilation recompiles the hot ones over the
-        // next several: their figures would measure start-up, not the service. At least eight imports of the measured
-        // size run (on a fresh service the fifth and sixth were still a third slower than the tenth), then more until two
-        // in a row agree within a tenth (at most twelve).
+        // next several: their figures would measure start-up, not the service. At least twelve imports of the measured
+        // size run (on a fresh service the compiler threads still spent 0.2-0.6 CPU-seconds an import at the ninth to
+        // twelfth, about 0.1 after), then more until two in a row agree within a tenth (at most sixteen).
         var warmups = new List<double>();
-        while (warmups.Count < 12 && (warmups.Count < 8 || Math.Abs(warmups[^1] - warmups[^2]) > 0.1 * warmups[^2]))
+        while (warmups.Count < 16 && (warmups.Count < 12 || Math.Abs(warmups[^1] - warmups[^2]) > 0.1 * warmups[^2]))
         {
             await QuietAsync();
             warmups.Add((await ImportAsync(Math.Max(1, options.ImportRows), $"warmup{warmups.Count}")).RowsPerSecond);

@@ -25,17 +25,16 @@ CREATE TABLE IF NOT EXISTS batch_item_pages (
     PRIMARY KEY (batch_id, first_seq)
 );
 -- Every array of a page is over the 2 kB at which PostgreSQL compresses; lz4 costs a fraction of the default pglz.
-ALTER TABLE batch_item_pages
-    ALTER COLUMN op_ids SET COMPRESSION lz4, ALTER COLUMN methods SET COMPRESSION lz4,
-    ALTER COLUMN paths SET COMPRESSION lz4, ALTER COLUMN bodies SET COMPRESSION lz4,
-    ALTER COLUMN headers SET COMPRESSION lz4, ALTER COLUMN idempotency_keys SET COMPRESSION lz4,
-    ALTER COLUMN sources SET COMPRESSION lz4;
--- No statistics on the arrays: no query filters on them, and ANALYZE of a page hashes every element of each
+-- No statistics on the arrays: no query filters on them, and ANALYZE hashes every element of every sampled array
 -- (autovacuum's analyze of these tables took seconds of CPU, every tenth of growth, while imports ran).
 ALTER TABLE batch_item_pages
-    ALTER COLUMN op_ids SET STATISTICS 0, ALTER COLUMN methods SET STATISTICS 0, ALTER COLUMN paths SET STATISTICS 0,
-    ALTER COLUMN bodies SET STATISTICS 0, ALTER COLUMN headers SET STATISTICS 0,
-    ALTER COLUMN idempotency_keys SET STATISTICS 0, ALTER COLUMN sources SET STATISTICS 0;
+    ALTER COLUMN op_ids SET COMPRESSION lz4, ALTER COLUMN op_ids SET STATISTICS 0,
+    ALTER COLUMN methods SET COMPRESSION lz4, ALTER COLUMN methods SET STATISTICS 0,
+    ALTER COLUMN paths SET COMPRESSION lz4, ALTER COLUMN paths SET STATISTICS 0,
+    ALTER COLUMN bodies SET COMPRESSION lz4, ALTER COLUMN bodies SET STATISTICS 0,
+    ALTER COLUMN headers SET COMPRESSION lz4, ALTER COLUMN headers SET STATISTICS 0,
+    ALTER COLUMN idempotency_keys SET COMPRESSION lz4, ALTER COLUMN idempotency_keys SET STATISTICS 0,
+    ALTER COLUMN sources SET COMPRESSION lz4, ALTER COLUMN sources SET STATISTICS 0;
 
 -- What finished items answered, a run of them per row: the items of one chunk's transaction, of one checkpoint, or
 -- of a cancellation. Element i of the arrays is item seqs[i]; outcome 1 succeeded, 2 failed, 3 cancelled; an item
@@ -57,12 +56,12 @@ CREATE TABLE IF NOT EXISTS batch_result_runs (
     preset    boolean        NOT NULL DEFAULT false,
     CONSTRAINT ex_batch_result_runs_items EXCLUDE USING gist (batch_id WITH =, covers WITH &&)
 );
+-- Compression and statistics as for the pages' arrays.
 ALTER TABLE batch_result_runs
-    ALTER COLUMN seqs SET COMPRESSION lz4, ALTER COLUMN results SET COMPRESSION lz4,
-    ALTER COLUMN locations SET COMPRESSION lz4;
-ALTER TABLE batch_result_runs
-    ALTER COLUMN seqs SET STATISTICS 0, ALTER COLUMN outcomes SET STATISTICS 0, ALTER COLUMN statuses SET STATISTICS 0,
-    ALTER COLUMN results SET STATISTICS 0, ALTER COLUMN locations SET STATISTICS 0;
+    ALTER COLUMN seqs SET COMPRESSION lz4, ALTER COLUMN seqs SET STATISTICS 0,
+    ALTER COLUMN outcomes SET STATISTICS 0, ALTER COLUMN statuses SET STATISTICS 0,
+    ALTER COLUMN results SET COMPRESSION lz4, ALTER COLUMN results SET STATISTICS 0,
+    ALTER COLUMN locations SET COMPRESSION lz4, ALTER COLUMN locations SET STATISTICS 0;
 
 -- Earlier versions kept a row per item (tables batch_items and batch_results): their rows move into pages and runs.
 DO $$

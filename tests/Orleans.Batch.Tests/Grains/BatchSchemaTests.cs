@@ -26,7 +26,7 @@ public sealed class BatchSchemaTests
         {
             while (await reader.ReadAsync())
             {
-                columns.Add((reader.GetString(0), Convert.ToInt32(reader.GetValue(1))));
+                columns.Add((reader.GetString(0), reader.GetInt32(1)));
             }
         }
 

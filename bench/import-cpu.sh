@@ -38,7 +38,7 @@ before="$(snapshot)"
 start=$(date +%s.%N)
 id="$(curl -sf -X POST "$url/batch/users/import$concurrency" -H 'content-type: text/csv' --data-binary @"$file" | field batchId)"
 uploaded=$(date +%s.%N)
-while status="$(curl -sf "$url/batch/$id/status" | field status)"; [[ $status == pending || $status == processing ]]; do
+while status="$(curl -sf "$url/batch/$id/status?wait=30" | field status)"; [[ $status == pending || $status == processing ]]; do
   sleep 0.05
 done
 end=$(date +%s.%N)

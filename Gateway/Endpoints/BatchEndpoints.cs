@@ -99,9 +99,30 @@ public static class BatchEndpoints
         return new BatchCompletedResult(progress, await ReadAllResultsAsync(grain, limits.MaxResultsPageSize, cancellationToken));
     }
 
-    internal static async Task<Results<Ok<BatchStatusResponse>, ProblemHttpResult>> GetStatusAsync(string batchId, IClusterClient cluster)
+    /// <summary>
+    /// The batch's status; with <c>wait</c> (seconds), answered as soon as the batch ends, or when that time is up with
+    /// the status it has then, so a client learns of the end without polling.
+    /// </summary>
+    internal static async Task<Results<Ok<BatchStatusResponse>, ProblemHttpResult>> GetStatusAsync(
+        string batchId, string? wait, IClusterClient cluster, IOptions<BatchApiOptions> options, CancellationToken cancellationToken)
     {
-        var progress = await cluster.GetGrain<IBatchGrain>(batchId).GetStatusAsync();
+        // wait is bound as text so that a non-number is named in 'errors' like a number out of range.
+        var max = options.Value.MaxStatusWaitSeconds;
+        var seconds = 0;
+        if (wait is not null && (!int.TryParse(wait, NumberStyles.Integer, CultureInfo.InvariantCulture, out seconds) || seconds < 0 || seconds > max))
+        {
+            return TypedResults.Problem(ApiProblems.Invalid(
+                new Dictionary<string, string[]> { ["wait"] = [$"Must be a whole number of seconds from 0 to {max}."] }, "The status query is invalid."));
+        }
+
+        var grain = cluster.GetGrain<IBatchGrain>(batchId);
+        var progress = await grain.GetStatusAsync();
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(seconds);
+        while (progress is { IsTerminal: false } && DateTimeOffset.UtcNow < deadline)
+        {
+            progress = await grain.WaitAsync(deadline - DateTimeOffset.UtcNow, cancellationToken) ?? await grain.GetStatusAsync();
+        }
+
         return progress is null
             ? TypedResults.Problem(ApiProblems.BatchNotFound(batchId))
             : TypedResults.Ok(BatchStatusResponse.From(progress));

@@ -23,6 +23,9 @@ public static class ImportEndpoints
     /// <summary>Uploads up to this size are held in memory between the two reads; larger ones are spooled to a temporary file.</summary>
     private const int SpoolThreshold = 1024 * 1024;
 
+    /// <summary>The most rows of the first slice handed to the batch (a page of items); the later ones hold the slice size.</summary>
+    private const int FirstSliceSize = 1000;
+
     private const int AppendAttempts = 3;
 
     private static readonly TimeSpan AppendRetryDelay = TimeSpan.FromSeconds(1);
@@ -118,7 +121,7 @@ public static class ImportEndpoints
             }
 
             var rows = 0;
-            while (await reader.ReadAsync(cancellationToken) is not null)
+            while (await reader.SkipAsync(cancellationToken))
             {
                 if (rows == limits.MaxImportRows)
                 {
@@ -149,14 +152,16 @@ public static class ImportEndpoints
         Task<BatchProgress>? stored = null;
         try
         {
-            await reader.ReadAsync(cancellationToken);
-            var slice = new List<BatchItem>(sliceSize);
+            await reader.SkipAsync(cancellationToken);
+            // The run starts once the first slice is stored, so that one is small: the batch is busy sooner.
+            var limit = Math.Min(sliceSize, FirstSliceSize);
+            var slice = new List<BatchItem>(limit);
             var rows = 0;
             while (rows < total && await reader.ReadAsync(cancellationToken) is { } record)
             {
                 rows++;
                 slice.Add(UserImport.ToItem(batchId, rows, record));
-                if (slice.Count < sliceSize && rows < total)
+                if (slice.Count < limit && rows < total)
                 {
                     continue;
                 }
@@ -168,7 +173,8 @@ public static class ImportEndpoints
                 }
 
                 stored = AppendAndSealAsync(grain, rows - slice.Count, slice, stored is null ? (total, concurrency) : null, cancellationToken);
-                slice = new List<BatchItem>(sliceSize);
+                limit = sliceSize;
+                slice = new List<BatchItem>(limit);
             }
 
             return rows == total && stored is not null

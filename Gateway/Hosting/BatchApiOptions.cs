@@ -20,6 +20,9 @@ public sealed class BatchApiOptions
     /// <summary>How long a sync batch is waited for before it is answered 202 (auto) or 408 (sync) and carries on (default 30 s).</summary>
     public TimeSpan SyncTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Longest <c>GET /batch/{id}/status?wait=</c> in seconds: how long a status request may wait for the batch to end (default 60).</summary>
+    public int MaxStatusWaitSeconds { get; set; } = 60;
+
     /// <summary>Longest accepted idempotency key, per operation or in the Idempotency-Key header (default 255).</summary>
     public int MaxIdempotencyKeyLength { get; set; } = 255;
 
@@ -58,6 +61,11 @@ public sealed class BatchApiOptions
         if (SyncThreshold < 0 || SyncTimeout <= TimeSpan.Zero)
         {
             yield return $"Batch:SyncThreshold must be at least 0 and Batch:SyncTimeout above 0; got {SyncThreshold} and {SyncTimeout}.";
+        }
+
+        if (MaxStatusWaitSeconds is < 0 or > 3600)
+        {
+            yield return $"Batch:MaxStatusWaitSeconds must be from 0 to 3,600; got {MaxStatusWaitSeconds}.";
         }
 
         if (MaxIdempotencyKeyLength is < 1 or > 1000 || ImportSliceSize is < 1 or > 100_000)

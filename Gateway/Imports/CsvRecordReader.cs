@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
+using System.Text.Unicode;
 
 namespace Orleans.Batch.Gateway.Imports;
 
@@ -39,6 +40,7 @@ internal sealed class CsvRecordReader : IAsyncDisposable
     private bool _finished;
     private bool _faulted;
     private bool _disposed;
+    private bool _checkOnly;       // records are checked, not decoded: SkipAsync
 
     // Scan state of the record being read; it survives reads that end part-way through the record.
     private bool _inRecord;
@@ -168,6 +170,24 @@ internal sealed class CsvRecordReader : IAsyncDisposable
         {
             _faulted = true;
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Reads past the next record, checking it as <see cref="ReadAsync"/> would but decoding none of its fields; false at
+    /// the end of the input. A pass that only counts or checks records allocates nothing per field.
+    /// </summary>
+    /// <exception cref="CsvFormatException">The input is malformed.</exception>
+    public async ValueTask<bool> SkipAsync(CancellationToken cancellationToken = default)
+    {
+        _checkOnly = true;
+        try
+        {
+            return await ReadAsync(cancellationToken).ConfigureAwait(false) is not null;
+        }
+        finally
+        {
+            _checkOnly = false;
         }
     }
 
@@ -512,6 +532,20 @@ internal sealed class CsvRecordReader : IAsyncDisposable
             var copy = Rent(ref _recordCopy, length);
             buffer.Slice(0, length).CopyTo(copy);
             bytes = copy.AsSpan(0, length);
+        }
+
+        if (_checkOnly)
+        {
+            foreach (var field in _fields)
+            {
+                var content = bytes.Slice((int)field.Start, (int)field.Length);
+                if (!Utf8.IsValid(content))
+                {
+                    Decode(content, field); // throws, naming the line
+                }
+            }
+
+            return new CsvRecord(_recordLine, []);
         }
 
         var fields = new string[_fields.Count];

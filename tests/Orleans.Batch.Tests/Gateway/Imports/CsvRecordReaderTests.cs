@@ -591,10 +591,14 @@ public sealed class CsvRecordReaderTests
     private static Task<List<CsvRecord>> ParseAsync(string text, int maxRecordBytes = CsvRecordReader.DefaultMaxRecordBytes) =>
         ParseAsync(Encoding.UTF8.GetBytes(text), maxRecordBytes);
 
-    /// <summary>Parses from a stream, and from pipes fed one byte and three bytes at a time, expecting the same.</summary>
+    /// <summary>
+    /// Parses from a stream, and from pipes fed one byte and three bytes at a time, expecting the same; skipping every
+    /// record instead of reading it finds as many.
+    /// </summary>
     private static async Task<List<CsvRecord>> ParseAsync(byte[] input, int maxRecordBytes = CsvRecordReader.DefaultMaxRecordBytes)
     {
         var records = await ReadAllAsync(new CsvRecordReader(new MemoryStream(input), maxRecordBytes));
+        Assert.Equal(records.Count, await SkipAllAsync(new CsvRecordReader(new MemoryStream(input), maxRecordBytes)));
 
         foreach (var (chunkSize, streamed) in new[] { (1, false), (3, true) })
         {
@@ -618,6 +622,7 @@ public sealed class CsvRecordReaderTests
         var attempts = new (string How, Func<Task> Parse)[]
         {
             ("stream", () => ReadAllAsync(new CsvRecordReader(new MemoryStream(input), maxRecordBytes))),
+            ("stream, skipped", () => SkipAllAsync(new CsvRecordReader(new MemoryStream(input), maxRecordBytes))),
             ("1-byte segments", () => ParseChunkedAsync(input, 1, streamed: false, maxRecordBytes)),
             ("3-byte reads", () => ParseChunkedAsync(input, 3, streamed: true, maxRecordBytes)),
         };
@@ -627,6 +632,21 @@ public sealed class CsvRecordReaderTests
             var error = await Assert.ThrowsAsync<CsvFormatException>(parse);
             Assert.True(line == error.Line, $"{how}: expected line {line}, got {error.Line}: {error.Message}");
             Assert.Contains(message, error.Message, StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
+    /// <summary>How many records <see cref="CsvRecordReader.SkipAsync"/> passes before the end of the input.</summary>
+    private static async Task<int> SkipAllAsync(CsvRecordReader reader)
+    {
+        await using (reader)
+        {
+            var count = 0;
+            while (await reader.SkipAsync())
+            {
+                count++;
+            }
+
+            return count;
         }
     }
 

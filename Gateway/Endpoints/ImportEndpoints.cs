@@ -63,9 +63,25 @@ public static class ImportEndpoints
             return TypedResults.Problem(keyProblem);
         }
 
-        var batchId = Submissions.NewBatchId();
-        if (await Submissions.ClaimAsync(cluster, request, limits, batchId, []) is { IsNew: false } claim)
+        // The body is read twice: a first pass checks the whole file's format, so that a malformed file imports
+        // nothing, and fingerprints it; the second hands it to the batch, which runs the first rows while the later
+        // ones are stored. A key is claimed only for a well-formed file, with the file's fingerprint: the same key
+        // with another file is refused (422), with the same file it answers the first batch.
+        request.EnableBuffering(SpoolThreshold);
+        var scan = await ScanAsync(request, limits, cancellationToken);
+        if (scan.Problem is { } problem)
         {
+            return TypedResults.Problem(problem);
+        }
+
+        var batchId = Submissions.NewBatchId();
+        if (await Submissions.ClaimAsync(cluster, request, limits, batchId, scan.Fingerprint!) is { IsNew: false } claim)
+        {
+            if (!claim.SameRequest)
+            {
+                return TypedResults.Problem(ApiProblems.SubmissionKeyReused());
+            }
+
             var existing = await cluster.GetGrain<IBatchGrain>(claim.BatchId).GetStatusAsync();
             if (existing is not null)
             {
@@ -75,21 +91,13 @@ public static class ImportEndpoints
             batchId = claim.BatchId;
         }
 
-        // The body is read twice: a first pass checks the whole file's format, so that a malformed file imports
-        // nothing; the second hands it to the batch, which runs the first rows while the later ones are stored.
-        request.EnableBuffering(SpoolThreshold);
-        var scan = await ScanAsync(request, limits, cancellationToken);
-        if (scan.Problem is { } problem)
-        {
-            return TypedResults.Problem(problem);
-        }
-
         request.Body.Position = 0;
         var body = await OpenCsvAsync(request, cancellationToken);
+        var csv = PipeReader.Create(body.Csv!, new StreamPipeReaderOptions(leaveOpen: true));
         var grain = cluster.GetGrain<IBatchGrain>(batchId);
         try
         {
-            return BatchEndpoints.Accepted(await UploadAsync(grain, batchId, body.Reader!, scan.Rows, requested, limits.ImportSliceSize, cancellationToken));
+            return BatchEndpoints.Accepted(await UploadAsync(grain, batchId, csv, scan.Rows, requested, limits.ImportSliceSize, cancellationToken));
         }
         catch (Exception)
         {
@@ -99,17 +107,28 @@ public static class ImportEndpoints
         }
     }
 
-    /// <summary>Parses the whole file without storing anything: its data rows, or why it cannot be imported.</summary>
-    private static async Task<(int Rows, Microsoft.AspNetCore.Mvc.ProblemDetails? Problem)> ScanAsync(
+    /// <summary>
+    /// Parses the whole file without storing anything: its data rows and fingerprint (the CSV's SHA-256), or why it
+    /// cannot be imported.
+    /// </summary>
+    private static async Task<(int Rows, byte[]? Fingerprint, Microsoft.AspNetCore.Mvc.ProblemDetails? Problem)> ScanAsync(
         HttpRequest request, BatchApiOptions limits, CancellationToken cancellationToken)
     {
         var body = await OpenCsvAsync(request, cancellationToken);
         if (body.Problem is not null)
         {
-            return (0, body.Problem);
+            return (0, null, body.Problem);
         }
 
-        await using var reader = new CsvRecordReader(body.Reader!);
+        await using var hashed = new HashingReadStream(body.Csv!);
+        var (rows, problem) = await CheckAsync(PipeReader.Create(hashed, new StreamPipeReaderOptions(leaveOpen: true)), limits, cancellationToken);
+        return (rows, problem is null ? hashed.Hash() : null, problem);
+    }
+
+    private static async Task<(int Rows, Microsoft.AspNetCore.Mvc.ProblemDetails? Problem)> CheckAsync(
+        PipeReader csv, BatchApiOptions limits, CancellationToken cancellationToken)
+    {
+        await using var reader = new CsvRecordReader(csv);
         try
         {
             var header = await reader.ReadAsync(cancellationToken);
@@ -214,7 +233,7 @@ public static class ImportEndpoints
     }
 
     /// <summary>The CSV bytes: the body itself for text/csv, the first file part's for multipart/form-data.</summary>
-    private static async Task<(PipeReader? Reader, Microsoft.AspNetCore.Mvc.ProblemDetails? Problem)> OpenCsvAsync(
+    private static async Task<(Stream? Csv, Microsoft.AspNetCore.Mvc.ProblemDetails? Problem)> OpenCsvAsync(
         HttpRequest request, CancellationToken cancellationToken)
     {
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var type))
@@ -225,7 +244,7 @@ public static class ImportEndpoints
         if (type.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase)
             || type.MediaType.Equals("application/csv", StringComparison.OrdinalIgnoreCase))
         {
-            return (PipeReader.Create(request.Body, new StreamPipeReaderOptions(leaveOpen: true)), null);
+            return (request.Body, null);
         }
 
         if (!type.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)
@@ -239,7 +258,7 @@ public static class ImportEndpoints
         {
             if (ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) && disposition.IsFileDisposition())
             {
-                return (PipeReader.Create(section.Body), null);
+                return (section.Body, null);
             }
         }
 

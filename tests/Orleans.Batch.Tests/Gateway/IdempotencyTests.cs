@@ -241,6 +241,21 @@ public sealed class IdempotencyTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task SubmissionHeader_OnImportOfAnotherFile_Returns422AndImportsNothingOfIt()
+    {
+        var key = Key();
+        var (first, other) = (Unique.Email("key-file"), Unique.Email("key-other-file"));
+        var accepted = await ImportAsync($"email,name\n{first},First\n", key);
+        Assert.Equal("completed", (await _api.WaitUntilEndedAsync(accepted.BatchId())).Str("status"));
+
+        var reused = await ImportAsync($"email,name\n{other},Other\n", key);
+
+        ApiAssert.Problem(reused, HttpStatusCode.UnprocessableEntity, "idempotency-key-reused");
+        Assert.Equal(0, await fixture.Database.CountUsersAsync([other]));
+        Assert.Equal(accepted.BatchId(), (await ImportAsync($"email,name\n{first},First\n", key)).BatchId());
+    }
+
+    [Fact]
     public async Task SubmissionHeader_OnImportWhoseFirstUploadFailed_ImportsTheCorrectedFile()
     {
         var key = Key();

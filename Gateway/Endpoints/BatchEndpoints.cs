@@ -83,12 +83,7 @@ public static class BatchEndpoints
             return Accepted(progress);
         }
 
-        var deadline = DateTimeOffset.UtcNow + limits.SyncTimeout;
-        while (!progress.IsTerminal && DateTimeOffset.UtcNow < deadline)
-        {
-            progress = await grain.WaitAsync(deadline - DateTimeOffset.UtcNow, cancellationToken) ?? progress;
-        }
-
+        progress = await WaitForEndAsync(grain, progress, limits.SyncTimeout, cancellationToken) ?? progress;
         if (!progress.IsTerminal)
         {
             return submitted.Mode == BatchMode.Sync
@@ -116,16 +111,26 @@ public static class BatchEndpoints
         }
 
         var grain = cluster.GetGrain<IBatchGrain>(batchId);
-        var progress = await grain.GetStatusAsync();
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(seconds);
-        while (progress is { IsTerminal: false } && DateTimeOffset.UtcNow < deadline)
-        {
-            progress = await grain.WaitAsync(deadline - DateTimeOffset.UtcNow, cancellationToken) ?? await grain.GetStatusAsync();
-        }
-
+        var progress = await WaitForEndAsync(grain, await grain.GetStatusAsync(), TimeSpan.FromSeconds(seconds), cancellationToken);
         return progress is null
             ? TypedResults.Problem(ApiProblems.BatchNotFound(batchId))
             : TypedResults.Ok(BatchStatusResponse.From(progress));
+    }
+
+    /// <summary>
+    /// Waits up to <paramref name="within"/> for the batch to end (the grain waits a bounded time per call): its progress
+    /// once it ended, else as it stands when the time is up; null when there is no such batch.
+    /// </summary>
+    private static async Task<BatchProgress?> WaitForEndAsync(
+        IBatchGrain grain, BatchProgress? progress, TimeSpan within, CancellationToken cancellationToken)
+    {
+        var deadline = DateTimeOffset.UtcNow + within;
+        while (progress is { IsTerminal: false } && deadline - DateTimeOffset.UtcNow is { Ticks: > 0 } left)
+        {
+            progress = await grain.WaitAsync(left, cancellationToken) ?? await grain.GetStatusAsync();
+        }
+
+        return progress;
     }
 
     internal static async Task<Results<ResultsPageResult, ResultsDownload, ProblemHttpResult>> GetResultsAsync(

@@ -283,6 +283,25 @@ public sealed class OptionsValidationTests
         Assert.Equal(200, options.MaxOperationIdLength);
         Assert.Equal(100, options.DefaultResultsPageSize);
         Assert.Equal(1000, options.MaxResultsPageSize);
+        Assert.Equal(60, options.MaxStatusWaitSeconds);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3600)]
+    public void BatchApi_MaxStatusWaitSecondsAtBounds_IsValid(int value)
+    {
+        Assert.Empty(new BatchApiOptions { MaxStatusWaitSeconds = value }.Validate());
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(3601)]
+    public void BatchApi_MaxStatusWaitSecondsOutOfBounds_IsAnError(int value)
+    {
+        var options = new BatchApiOptions { MaxStatusWaitSeconds = value };
+
+        Assert.Equal([$"Batch:MaxStatusWaitSeconds must be from 0 to 3,600; got {value}."], options.Validate());
     }
 
     [Theory]

@@ -15,4 +15,12 @@ public interface IChunkGrain : IGrainWithIntegerKey
     /// </summary>
     Task<EncodedChunkResult> ExecuteAsync(
         string batchId, IReadOnlyList<int> seqs, BatchItemSlice operations, bool resent, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Runs the creates at positions <paramref name="seqs"/> of batch <paramref name="batchId"/>, all posted to
+    /// <paramref name="path"/> and staged when stored (checked, and run by the database from their stored bodies), in one
+    /// transaction with their results. True when every one was created (201, its result stored); false when none was,
+    /// and the caller runs them as items.
+    /// </summary>
+    Task<bool> CreateStagedAsync(string batchId, string path, IReadOnlyList<int> seqs, CancellationToken cancellationToken = default);
 }

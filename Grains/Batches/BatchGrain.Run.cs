@@ -230,12 +230,31 @@ public sealed partial class BatchGrain
     private async Task<ChunkResult> ExecuteAsync(IChunkGrain executor, List<PendingItem> chunk)
     {
         var seqs = chunk.Select(item => item.Seq).ToList();
+        // Staged creates travel as positions; when they do not all run that way, none did, and they run as items. When
+        // the call itself failed, they may have: the items' stored results are read first.
+        var resent = false;
+        if (chunk.TrueForAll(item => item.Staged))
+        {
+            try
+            {
+                if (await executor.CreateStagedAsync(BatchId, chunk[0].Operation.Path, seqs))
+                {
+                    return new ChunkResult([.. chunk.Select(item => new OperationResult(item.Operation.Id, 201, null, null))], [.. chunk.Select(_ => true)]);
+                }
+            }
+            catch (Exception e) when (_run is { Abandoned: false })
+            {
+                LogChunkRetry(BatchId, chunk[0].Operation.Id, 0, e);
+                resent = true;
+            }
+        }
+
         var operations = BatchItemSlice.Of([.. chunk.Select(item => new BatchItem(item.Operation))]);
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return (await executor.ExecuteAsync(BatchId, seqs, operations, resent: attempt > 1)).Decode();
+                return (await executor.ExecuteAsync(BatchId, seqs, operations, resent: resent || attempt > 1)).Decode();
             }
             catch (Exception e) when (attempt < ChunkAttempts && _run is { Abandoned: false })
             {

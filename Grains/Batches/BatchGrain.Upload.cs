@@ -11,18 +11,18 @@ public sealed partial class BatchGrain
     private const int MaxKeptSlices = 4;
 
     /// <summary>Slices appended, kept until the run takes them, so a run keeping up does not read them back.</summary>
-    private readonly Queue<(int First, IReadOnlyList<BatchItem> Items)> _appendedSlices = new();
+    private readonly Queue<(int First, IReadOnlyList<BatchItem> Items, bool[]? Staged)> _appendedSlices = new();
 
     /// <summary>
     /// Keeps an appended slice for the run, in place of any kept from its first position on (an append replaces what
     /// was stored there), dropping the oldest beyond <see cref="MaxKeptSlices"/>.
     /// </summary>
-    private void KeepSlice(int first, IReadOnlyList<BatchItem> items)
+    private void KeepSlice(int first, IReadOnlyList<BatchItem> items, bool[]? staged)
     {
         var kept = _appendedSlices.Where(slice => slice.First < first).ToList();
         _appendedSlices.Clear();
         kept.ForEach(_appendedSlices.Enqueue);
-        _appendedSlices.Enqueue((first, items));
+        _appendedSlices.Enqueue((first, items, staged));
         if (_appendedSlices.Count > MaxKeptSlices)
         {
             _appendedSlices.Dequeue();
@@ -60,7 +60,8 @@ public sealed partial class BatchGrain
             {
                 // The gateway sends items that name their batch already: copied only when one does not.
                 var operation = kept.Items[i].Operation;
-                run.Queue.Enqueue(new PendingItem(kept.First + i, ItemOutcome.Pending, operation.BatchId == BatchId ? operation : operation with { BatchId = BatchId }));
+                run.Queue.Enqueue(new PendingItem(
+                    kept.First + i, ItemOutcome.Pending, operation.BatchId == BatchId ? operation : operation with { BatchId = BatchId }, kept.Staged?[i] == true));
             }
         }
 

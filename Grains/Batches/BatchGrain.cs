@@ -17,6 +17,7 @@ namespace Orleans.Batch.Grains.Batches;
 public sealed partial class BatchGrain(
     [PersistentState("batch", BatchStorage.ProviderName)] IPersistentState<BatchState> state,
     BatchItemStore store,
+    Operations.StagedCreates staged,
     IOptions<BatchOptions> options,
     ILogger<BatchGrain> logger) : Grain, IBatchGrain, IRemindable
 {
@@ -105,7 +106,8 @@ public sealed partial class BatchGrain(
             return Progress();
         }
 
-        await store.AppendAsync(BatchId, firstSeq, items, cancellationToken);
+        var stagedItems = staged.Mark(items);
+        await store.AppendAsync(BatchId, firstSeq, items, stagedItems, cancellationToken);
         if (!sealedEarly)
         {
             Batch.Total = end;
@@ -120,7 +122,7 @@ public sealed partial class BatchGrain(
             await WriteStateLockedAsync(cancellationToken);
         }
 
-        KeepSlice(firstSeq, items);
+        KeepSlice(firstSeq, items, stagedItems);
         SignalAppended();
         return Progress();
     }

@@ -14,6 +14,13 @@ public sealed partial class BatchItemStore
         WHERE s.seq = ANY(@seqs)
         """;
 
+    /// <summary>As <see cref="ItemSourcesSql"/>, with the operations, to render the answers of staged creates.</summary>
+    private static readonly string ItemOperationsSql = $"""
+        SELECT s.seq AS Seq, s.op_id AS Id, s.source AS Source, s.method AS Method, s.path AS Path, s.body AS Body
+        FROM ({ItemsInWindow(("op_ids", "op_id"), ("sources", "source"), ("methods", "method"), ("paths", "path"), ("bodies", "body"))}) AS s
+        WHERE s.seq = ANY(@seqs)
+        """;
+
     private const string CancellationRows = "r.cancelled > 0 AND r.succeeded = 0 AND r.failed = 0";
 
     /// <summary>
@@ -116,7 +123,7 @@ public sealed partial class BatchItemStore
         var sql = $"{ResultRuns.ReadWindowSql}{only}{(outcome is null ? "" : " AND u.outcome = @outcome")} ORDER BY u.seq LIMIT @limit";
         // Runs without an item of the outcome asked for are skipped by their counts, unread: a filter's window can be wide.
         var window = outcome is null ? Math.Max(limit, PageItems) : Math.Max(16 * limit, 4 * PageItems);
-        var rows = await ReadWindowsAsync<ResultRow>(sql, batchId, after, end, limit, window, new { outcome = (short?)outcome }, cancellationToken);
+        var rows = await ReadWindowsAsync<StoredAnswer>(sql, batchId, after, end, limit, window, new { outcome = (short?)outcome }, cancellationToken);
         if (rows.Count == 0)
         {
             return [];
@@ -133,9 +140,10 @@ public sealed partial class BatchItemStore
                 last++;
             }
 
-            var seqs = rows.Skip(first).Take(last - first + 1).Select(r => r.Seq).ToArray();
+            var near = rows.Skip(first).Take(last - first + 1).ToList();
+            var seqs = near.Select(r => r.Seq).ToArray();
             foreach (var item in await QueryAsync<ItemRow>(
-                ItemSourcesSql,
+                near.Any(r => r.CreatedId is not null) ? ItemOperationsSql : ItemSourcesSql,
                 new { batchId, from = seqs[0] - 1, to = seqs[^1], seqs }, cancellationToken))
             {
                 items[item.Seq] = item;
@@ -148,22 +156,25 @@ public sealed partial class BatchItemStore
         {
             var item = items.GetValueOrDefault(r.Seq);
             var source = item?.Source is null ? null : JsonSerializer.Deserialize<string[]>(item.Source);
-            return new BatchItemResult(r.Seq, (ItemOutcome)r.Outcome, new OperationResult(item?.Id ?? "", r.Status ?? 0, r.Result, r.Location), source);
+            var answer = r.Response((id, at) => item is { Method: { } method, Path: { } path }
+                ? router.RenderCreated(method, path, item.Body, id, at)
+                : Resources.Problems.Internal($"Item {r.Seq} was recorded as created, but its operation is not stored."));
+            return new BatchItemResult(r.Seq, (ItemOutcome)r.Outcome, new OperationResult(item?.Id ?? "", answer.Status, answer.Body, answer.Location), source);
         }).ToList();
     }
 
-    private sealed class ResultRow
+    private sealed class ItemRow
     {
         public int Seq { get; init; }
 
-        public short Outcome { get; init; }
+        public string Id { get; init; } = "";
 
-        public short? Status { get; init; }
+        public string? Source { get; init; }
 
-        public string? Result { get; init; }
+        public string? Method { get; init; }
 
-        public string? Location { get; init; }
+        public string? Path { get; init; }
+
+        public string? Body { get; init; }
     }
-
-    private sealed record ItemRow(int Seq, string Id, string? Source);
 }

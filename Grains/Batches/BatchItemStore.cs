@@ -13,7 +13,7 @@ namespace Orleans.Batch.Grains.Batches;
 /// A batch's items (<c>batch_item_pages</c>, a page of consecutive items per row) and their results
 /// (<c>batch_result_runs</c>, see <see cref="ResultRuns"/>) in PostgreSQL, read and written a bounded slice at a time.
 /// </summary>
-public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gate)
+public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, DatabaseGate gate, Resources.ResourceRouter router)
 {
     /// <summary>The most items one page row holds.</summary>
     public const int PageItems = 1000;
@@ -23,17 +23,18 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
     /// <summary>The positions page <c>p</c> holds.</summary>
     private const string PageSpan = "int4multirange(int4range(p.first_seq, p.first_seq + p.item_count))";
 
-    private const string InsertPageSql = """
-        INSERT INTO batch_item_pages (batch_id, first_seq, item_count, op_ids, methods, paths, bodies, headers, idempotency_keys, sources)
-        VALUES (@batchId, @firstSeq, @count, @opIds, @methods, @paths, @bodies, @headers, @keys, @sources)
+    private static readonly string InsertPageSql = $"""
+        INSERT INTO batch_item_pages (batch_id, first_seq, item_count, op_ids, methods, paths, bodies, headers, idempotency_keys, sources, staged)
+        VALUES (@batchId, @firstSeq, @count, @opIds, @methods, @paths, @bodies, @headers, @keys, @sources, {SeqSpans.Sql("@stagedFrom", "@stagedTo")})
         """;
 
     /// <summary>
     /// The items of the pages holding positions after @from up to @to (each page holds at most <see cref="PageItems"/>),
     /// as rows of <c>seq</c>, <c>retried</c> and an element of each of the page's <paramref name="arrays"/> under its name.
     /// </summary>
-    private static string ItemsInWindow(params (string Array, string Name)[] arrays) => $"""
-        SELECT p.first_seq + (u.n - 1)::integer AS seq, (p.first_seq + (u.n - 1)::integer) <@ p.retried AS retried, u.*
+    internal static string ItemsInWindow(params (string Array, string Name)[] arrays) => $"""
+        SELECT p.first_seq + (u.n - 1)::integer AS seq, (p.first_seq + (u.n - 1)::integer) <@ p.retried AS retried,
+               (p.first_seq + (u.n - 1)::integer) <@ p.staged AS staged, u.*
         FROM batch_item_pages p
         CROSS JOIN LATERAL unnest({string.Join(", ", arrays.Select(a => $"p.{a.Array}"))})
             WITH ORDINALITY AS u({string.Join(", ", arrays.Select(a => a.Name))}, n)
@@ -46,7 +47,12 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
     /// cleared first only when there is any: clearing scans every result run of the batch, a cost that grew with each
     /// slice of a large upload, while an upload's slices almost always go where nothing is stored yet.
     /// </summary>
-    public async Task AppendAsync(string batchId, int firstSeq, IReadOnlyList<BatchItem> items, CancellationToken cancellationToken)
+    public Task AppendAsync(string batchId, int firstSeq, IReadOnlyList<BatchItem> items, CancellationToken cancellationToken) =>
+        AppendAsync(batchId, firstSeq, items, null, cancellationToken);
+
+    /// <summary>As above, marking the <paramref name="staged"/> items.</summary>
+    /// <param name="staged">Which items are creates the database runs from their bodies (see <see cref="Resources.IResourceHandler.Staged"/>), or null for none.</param>
+    public async Task AppendAsync(string batchId, int firstSeq, IReadOnlyList<BatchItem> items, IReadOnlyList<bool>? staged, CancellationToken cancellationToken)
     {
         using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -60,7 +66,11 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
         for (var start = 0; start < items.Count; start += PageItems)
         {
             var page = items.Skip(start).Take(PageItems).ToList();
-            await connection.ExecuteAsync(session.Command(InsertPageSql, PageParameters(batchId, firstSeq + start, page), cancellationToken));
+            var (stagedFrom, stagedTo) = SeqSpans.Of(Enumerable.Range(start, page.Count).Where(i => staged?[i] == true).Select(i => firstSeq + i));
+            var parameters = new DynamicParameters(PageParameters(batchId, firstSeq + start, page));
+            parameters.Add("stagedFrom", stagedFrom);
+            parameters.Add("stagedTo", stagedTo);
+            await connection.ExecuteAsync(session.Command(InsertPageSql, parameters, cancellationToken));
         }
 
         var preset = Enumerable.Range(0, items.Count).Where(i => items[i].Rejected is not null)
@@ -85,14 +95,15 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
         UPDATE batch_item_pages SET item_count = @firstSeq - first_seq, op_ids = op_ids[:@firstSeq - first_seq],
             methods = methods[:@firstSeq - first_seq], paths = paths[:@firstSeq - first_seq], bodies = bodies[:@firstSeq - first_seq],
             headers = headers[:@firstSeq - first_seq], idempotency_keys = idempotency_keys[:@firstSeq - first_seq],
-            sources = sources[:@firstSeq - first_seq], retried = retried * int4multirange(int4range(first_seq, @firstSeq))
+            sources = sources[:@firstSeq - first_seq], retried = retried * int4multirange(int4range(first_seq, @firstSeq)),
+            staged = staged * int4multirange(int4range(first_seq, @firstSeq))
         WHERE batch_id = @batchId AND first_seq < @firstSeq AND first_seq + item_count > @firstSeq;
         DELETE FROM batch_item_pages WHERE batch_id = @batchId AND first_seq >= @firstSeq;
         {ResultRuns.RemoveSql("int4multirange(int4range(@firstSeq, NULL))", "r.preset")}
         """;
 
     private static readonly string PendingSql = $"""
-        SELECT s.seq AS Seq, s.retried AS Retried, s.op_id AS Id, s.method AS Method, s.path AS Path, s.body AS Body,
+        SELECT s.seq AS Seq, s.retried AS Retried, s.staged AS Staged, s.op_id AS Id, s.method AS Method, s.path AS Path, s.body AS Body,
                s.header AS Headers, s.idempotency_key AS IdempotencyKey
         FROM ({ItemsInWindow(("op_ids", "op_id"), ("methods", "method"), ("paths", "path"), ("bodies", "body"), ("headers", "header"), ("idempotency_keys", "idempotency_key"))}) AS s
         WHERE s.seq > @from AND s.seq <= @to
@@ -109,7 +120,7 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
         return rows.Select(r => new PendingItem(r.Seq, r.Retried ? ItemOutcome.Failed : ItemOutcome.Pending, new OperationRequest(
             r.Id, r.Method, r.Path, r.Body,
             r.Headers is null ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(r.Headers),
-            batchId, r.IdempotencyKey))).ToList();
+            batchId, r.IdempotencyKey), r.Staged)).ToList();
     }
 
     /// <summary>Makes every failed item (that was ever run) pending again, counted as failed until it runs; returns how many.</summary>
@@ -236,11 +247,14 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
         return await connection.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken));
     }
 
-    private sealed record PendingRow(int Seq, bool Retried, string Id, string Method, string Path, string? Body, string? Headers, string? IdempotencyKey);
+    private sealed record PendingRow(int Seq, bool Retried, bool Staged, string Id, string Method, string Path, string? Body, string? Headers, string? IdempotencyKey);
 }
 
-/// <summary>An item still to run; <paramref name="Prior"/> is what it was before a retry reset it.</summary>
-public sealed record PendingItem(int Seq, ItemOutcome Prior, OperationRequest Operation);
+/// <summary>
+/// An item still to run; <paramref name="Prior"/> is what it was before a retry reset it. <paramref name="Staged"/>: a
+/// create the database runs from its stored body (see <see cref="Resources.IResourceHandler.Staged"/>).
+/// </summary>
+public sealed record PendingItem(int Seq, ItemOutcome Prior, OperationRequest Operation, bool Staged = false);
 
 /// <summary>A finished item; <paramref name="Recorded"/> says its result was stored with its effect.</summary>
 public sealed record FinishedItem(int Seq, ItemOutcome Prior, ItemOutcome Outcome, OperationResult Result, bool Recorded = false);

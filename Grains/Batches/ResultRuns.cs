@@ -16,11 +16,16 @@ internal static class ResultRuns
                @outcomes, @statuses, @results, @locations, @succeeded, @failed, @cancelled, @preset
         """;
 
-    /// <summary>A run's answers read back per item; takes @batchId, @from and @to (positions after @from up to @to).</summary>
+    /// <summary>
+    /// A run's answers read back per item; takes @batchId, @from and @to (positions after @from up to @to). A staged
+    /// create's answer is its CreatedId and CreatedAt, with no Result or Location: see <see cref="StoredAnswer"/>.
+    /// </summary>
     public const string ReadWindowSql = """
-        SELECT u.seq AS Seq, u.outcome AS Outcome, u.status AS Status, u.result AS Result, u.location AS Location
+        SELECT u.seq AS Seq, u.outcome AS Outcome, u.status AS Status, u.result AS Result, u.location AS Location,
+               u.created_id AS CreatedId, r.created_at AS CreatedAt
         FROM batch_result_runs r
-        CROSS JOIN LATERAL unnest(r.seqs, r.outcomes, r.statuses, r.results, r.locations) AS u(seq, outcome, status, result, location)
+        CROSS JOIN LATERAL unnest(r.seqs, r.outcomes, r.statuses, r.results, r.locations, r.created_ids)
+            AS u(seq, outcome, status, result, location, created_id)
         WHERE r.batch_id = @batchId AND r.covers && int4multirange(int4range(@from + 1, @to + 1)) AND u.seq > @from AND u.seq <= @to
         """;
 
@@ -32,7 +37,7 @@ internal static class ResultRuns
         string batchId, IReadOnlyList<FinishedAnswer> items, bool preset, bool skipConflicts, Database.DbSession? session,
         CancellationToken cancellationToken)
     {
-        var (coverFrom, coverTo) = Spans(items);
+        var (coverFrom, coverTo) = SeqSpans.Of(items.Select(i => i.Seq));
         var parameters = new
         {
             batchId,
@@ -54,30 +59,6 @@ internal static class ResultRuns
     }
 
     /// <summary>
-    /// The items' positions as spans of consecutive ones, [from, to): a chunk's are usually one span, so the database
-    /// builds the row's covered ranges from one or a few, not from a range per item.
-    /// </summary>
-    private static (int[] From, int[] To) Spans(IReadOnlyList<FinishedAnswer> items)
-    {
-        var seqs = items.Select(i => i.Seq).Order().ToArray();
-        var (from, to) = (new List<int>(1), new List<int>(1));
-        foreach (var seq in seqs)
-        {
-            if (to.Count > 0 && seq <= to[^1])
-            {
-                to[^1] = Math.Max(to[^1], seq + 1);
-            }
-            else
-            {
-                from.Add(seq);
-                to.Add(seq + 1);
-            }
-        }
-
-        return ([.. from], [.. to]);
-    }
-
-    /// <summary>
     /// Takes the items of <c>@cut</c> (an int4multirange expression, given as <paramref name="cut"/>) out of the rows of
     /// batch <c>@batchId</c> that match <paramref name="condition"/>, so they are pending again; rows left empty go.
     /// </summary>
@@ -91,6 +72,8 @@ internal static class ResultRuns
             statuses = ARRAY(SELECT u.x FROM unnest(r.seqs, r.statuses) WITH ORDINALITY AS u(s, x, n) WHERE NOT (u.s <@ c.m) ORDER BY u.n),
             results = ARRAY(SELECT u.x FROM unnest(r.seqs, r.results) WITH ORDINALITY AS u(s, x, n) WHERE NOT (u.s <@ c.m) ORDER BY u.n),
             locations = ARRAY(SELECT u.x FROM unnest(r.seqs, r.locations) WITH ORDINALITY AS u(s, x, n) WHERE NOT (u.s <@ c.m) ORDER BY u.n),
+            created_ids = CASE WHEN r.created_ids IS NOT NULL THEN
+                ARRAY(SELECT u.x FROM unnest(r.seqs, r.created_ids) WITH ORDINALITY AS u(s, x, n) WHERE NOT (u.s <@ c.m) ORDER BY u.n) END,
             succeeded = (SELECT count(*) FROM unnest(r.seqs, r.outcomes) AS u(s, x) WHERE NOT (u.s <@ c.m) AND u.x = 1),
             failed = (SELECT count(*) FROM unnest(r.seqs, r.outcomes) AS u(s, x) WHERE NOT (u.s <@ c.m) AND u.x = 2),
             cancelled = (SELECT count(*) FROM unnest(r.seqs, r.outcomes) AS u(s, x) WHERE NOT (u.s <@ c.m) AND u.x = 3)
@@ -102,3 +85,28 @@ internal static class ResultRuns
 
 /// <summary>One item's answer as a result run stores it.</summary>
 internal readonly record struct FinishedAnswer(int Seq, ItemOutcome Outcome, int Status, string? Body, string? Location);
+
+/// <summary>
+/// One item's answer as <see cref="ResultRuns.ReadWindowSql"/> reads it. A staged create stored only its row's id and
+/// time (<see cref="CreatedId"/>, <see cref="CreatedAt"/>): its answer is rendered from the item's body.
+/// </summary>
+internal sealed class StoredAnswer
+{
+    public int Seq { get; init; }
+
+    public short Outcome { get; init; }
+
+    public short? Status { get; init; }
+
+    public string? Result { get; init; }
+
+    public string? Location { get; init; }
+
+    public long? CreatedId { get; init; }
+
+    public DateTime? CreatedAt { get; init; }
+
+    /// <summary>The answer, rendering a staged create's with <paramref name="render"/> (given the id and time).</summary>
+    public Resources.ResourceResponse Response(Func<long, DateTime, Resources.ResourceResponse> render) =>
+        CreatedId is { } id ? render(id, CreatedAt!.Value) : new(Status ?? 0, Result, Location);
+}

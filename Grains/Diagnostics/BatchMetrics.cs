@@ -29,7 +29,9 @@ public sealed class BatchMetrics
         return new InFlightScope(_inFlight, count);
     }
 
-    public void OperationCompleted(int status) => _completed.Add(1, new KeyValuePair<string, object?>("http.response.status_code", status));
+    public void OperationCompleted(int status) => OperationCompleted(status, 1);
+
+    public void OperationCompleted(int status, int count) => _completed.Add(count, new KeyValuePair<string, object?>("http.response.status_code", status));
 
     public readonly struct InFlightScope(UpDownCounter<long> counter, int count) : IDisposable
     {

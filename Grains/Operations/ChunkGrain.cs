@@ -11,7 +11,7 @@ namespace Orleans.Batch.Grains.Operations;
 
 /// <summary>Runs chunks through <see cref="OperationExecutor.ExecuteManyAsync(IReadOnlyList{OperationRequest}, ItemLedger?, CancellationToken)"/>; reentrant, so one activation serves many chunks.</summary>
 [RandomPlacement, Reentrant]
-public sealed partial class ChunkGrain(OperationExecutor executor, BatchMetrics metrics, ILogger<ChunkGrain> logger) : Grain, IChunkGrain
+public sealed partial class ChunkGrain(OperationExecutor executor, StagedCreates staged, BatchMetrics metrics, ILogger<ChunkGrain> logger) : Grain, IChunkGrain
 {
     public async Task<EncodedChunkResult> ExecuteAsync(
         string batchId, IReadOnlyList<int> seqs, BatchItemSlice items, bool resent, CancellationToken cancellationToken = default)
@@ -48,6 +48,20 @@ public sealed partial class ChunkGrain(OperationExecutor executor, BatchMetrics 
         }
 
         return EncodedChunkResult.Of(new ChunkResult(results, answers.Recorded));
+    }
+
+    public async Task<bool> CreateStagedAsync(string batchId, string path, IReadOnlyList<int> seqs, CancellationToken cancellationToken = default)
+    {
+        using (metrics.StartOperations(seqs.Count))
+        {
+            if (!await staged.TryRunAsync(batchId, path, seqs, cancellationToken))
+            {
+                return false;
+            }
+        }
+
+        metrics.OperationCompleted(201, seqs.Count);
+        return true;
     }
 
     [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "A chunk of {Count} operations of batch {BatchId} could not reach the database")]

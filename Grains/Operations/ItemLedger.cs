@@ -26,14 +26,17 @@ public sealed record ItemLedger(string BatchId, IReadOnlyList<int> Seqs)
 
     private const string FinishedSql = ResultRuns.ReadWindowSql + " AND u.seq = ANY(@seqs)";
 
-    /// <summary>The stored answers of the items at <paramref name="indices"/> that are no longer pending, by index.</summary>
+    /// <summary>
+    /// The stored answers of the items at <paramref name="indices"/> that are no longer pending, by index; a staged
+    /// create's is rendered by <paramref name="renderCreated"/> from the item's index and its row's id and time.
+    /// </summary>
     public async Task<Dictionary<int, ResourceResponse>> ReadFinishedAsync(
-        DbSession session, IReadOnlyList<int> indices, CancellationToken cancellationToken)
+        DbSession session, IReadOnlyList<int> indices, Func<int, long, DateTime, ResourceResponse> renderCreated, CancellationToken cancellationToken)
     {
         var indexOf = indices.ToDictionary(i => Seqs[i]);
-        var rows = await session.Connection.QueryAsync<StoredRow>(session.Command(
+        var rows = await session.Connection.QueryAsync<StoredAnswer>(session.Command(
             FinishedSql, new { batchId = BatchId, from = indexOf.Keys.Min() - 1, to = indexOf.Keys.Max(), seqs = indexOf.Keys.ToArray() }, cancellationToken));
-        return rows.ToDictionary(r => indexOf[r.Seq], r => new ResourceResponse(r.Status ?? 0, r.Result, r.Location));
+        return rows.ToDictionary(r => indexOf[r.Seq], r => r.Response((id, at) => renderCreated(indexOf[r.Seq], id, at)));
     }
 
     /// <summary>
@@ -52,6 +55,4 @@ public sealed record ItemLedger(string BatchId, IReadOnlyList<int> Seqs)
             ResultRuns.InsertCommand(BatchId, answers, preset: false, skipConflicts: indices.Count == 1, session, cancellationToken));
         return written == 1;
     }
-
-    private sealed record StoredRow(int Seq, short Outcome, short? Status, string? Result, string? Location);
 }

@@ -55,7 +55,7 @@ public sealed partial class OperationExecutor
         if (ledger is { Resent: true })
         {
             var unanswered = Enumerable.Range(0, operations.Count).Where(i => responses[i] is null).ToList();
-            foreach (var (i, stored) in await ledger.ReadFinishedAsync(new DbSession(connection), unanswered, cancellationToken))
+            foreach (var (i, stored) in await ledger.ReadFinishedAsync(new DbSession(connection), unanswered, RenderCreated(operations), cancellationToken))
             {
                 (responses[i], recorded[i]) = (stored, true);
             }
@@ -225,7 +225,7 @@ public sealed partial class OperationExecutor
                     // Another run finished the item first: its answer stands, and this run's effect is undone. (No row
                     // at all: the batch is gone, which only happens to a batch that never started.)
                     await transaction.RollbackAsync(savepoint, cancellationToken);
-                    var stored = await ledger.ReadFinishedAsync(session, [i], cancellationToken);
+                    var stored = await ledger.ReadFinishedAsync(session, [i], RenderCreated(operations), cancellationToken);
                     (response, keep) = (stored.GetValueOrDefault(i) ?? Problems.Cancelled(), false);
                     recorded[i] = true;
                 }
@@ -259,6 +259,10 @@ public sealed partial class OperationExecutor
             _ => async (session, items) =>
                 await handler.DeleteManyAsync(session, [.. items.Select(i => routed[i].Deletes!.Value.Id)], cancellationToken),
         };
+
+    /// <summary>Renders the stored answer of a staged create, the operation at the given index, from its row's id and time.</summary>
+    private Func<int, long, DateTime, ResourceResponse> RenderCreated(IReadOnlyList<OperationRequest> operations) =>
+        (i, id, createdAt) => router.RenderCreated(operations[i].Method, operations[i].Path, operations[i].Body, id, createdAt);
 
     private static byte[] FingerprintOf(OperationRequest operation) => Fingerprint.Of(operation.Method, operation.Path, operation.Body);
 

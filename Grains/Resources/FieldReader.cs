@@ -26,6 +26,12 @@ public sealed class FieldReader
 
     public bool IsValid => _errors is null;
 
+    /// <summary>
+    /// Whether every field read so far was a string whose value is its JSON text's value as it stands, under its exact
+    /// name, given once: what a statement reading the body's JSON by name stores is then what was validated.
+    /// </summary>
+    public bool Verbatim { get; private set; } = true;
+
     public IReadOnlyDictionary<string, string[]> Errors =>
         (_errors ?? []).ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal);
 
@@ -59,7 +65,9 @@ public sealed class FieldReader
         string text;
         try
         {
-            text = value.GetString()!.Trim();
+            var raw = value.GetString()!;
+            text = raw.Trim();
+            Verbatim &= text.Length == raw.Length;
         }
         catch (InvalidOperationException)
         {
@@ -91,6 +99,7 @@ public sealed class FieldReader
 
     public long? Int64(string name, long min, long max = long.MaxValue)
     {
+        Verbatim = false;
         if (!TryGet(name, required: true, out var value))
         {
             return null;
@@ -107,6 +116,7 @@ public sealed class FieldReader
 
     public decimal? Decimal(string name, decimal min, decimal max)
     {
+        Verbatim = false;
         if (!TryGet(name, required: true, out var value))
         {
             return null;
@@ -173,6 +183,8 @@ public sealed class FieldReader
             if (NameIs(_fields[i], name))
             {
                 value = _fields[i].Value;
+                Verbatim &= Ascii.Equals(JsonMarshal.GetRawUtf8PropertyName(_fields[i]), name)
+                    && !_fields.Take(i).Any(other => NameIs(other, name));
                 return true;
             }
         }

@@ -31,6 +31,15 @@ public interface IResourceHandler
     /// <summary>Deletes many in one statement, answering each id as <see cref="DeleteAsync"/> would (204, or 404 when absent).</summary>
     Task<IReadOnlyList<ResourceResponse>> DeleteManyAsync(DbSession session, IReadOnlyList<long> ids, CancellationToken cancellationToken);
 
+    /// <summary>How the database runs this collection's creates from staged bodies by itself, or null when it does not.</summary>
+    StagedCreate? Staged { get; }
+
+    /// <summary>Whether a create of <paramref name="body"/> can run as <see cref="Staged"/>: it is valid, and its fields need no trimming.</summary>
+    bool CanStage(JsonElement body);
+
+    /// <summary>What a create of <paramref name="body"/> answered when the database gave its row <paramref name="id"/> at <paramref name="createdAt"/>.</summary>
+    ResourceResponse RenderCreated(JsonElement body, long id, DateTime createdAt);
+
     Task<ResourceResponse> GetAsync(DbSession session, long id, CancellationToken cancellationToken);
 
     Task<ResourceResponse> UpdateAsync(DbSession session, long id, JsonElement body, bool partial, CancellationToken cancellationToken);

@@ -16,6 +16,7 @@ public static class ResourceExtensions
         services.AddSingleton<IResourceHandler, OrderHandler>();
         services.AddSingleton<ResourceRouter>();
         services.AddSingleton<OperationExecutor>();
+        services.AddSingleton<StagedCreates>();
         return services;
     }
 }

@@ -46,7 +46,28 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
     /// <summary>The set-based update of this resource, or null when it has none.</summary>
     protected virtual BulkUpdate? BulkUpdate => null;
 
+    public virtual StagedCreate? Staged => null;
+
     protected abstract TFields ReadFields(FieldReader fields, bool creating);
+
+    /// <summary>The row a staged create of <paramref name="fields"/> made, as returned to clients; only with <see cref="Staged"/>.</summary>
+    protected virtual TEntity Created(TFields fields, long id, DateTime createdAt) =>
+        throw new NotSupportedException($"The {Noun} collection has no staged create.");
+
+    public bool CanStage(JsonElement body)
+    {
+        if (Staged is null || body.ValueKind != JsonValueKind.Object)
+        {
+            return false;
+        }
+
+        var reader = new FieldReader(body, partial: false);
+        ReadFields(reader, creating: true);
+        return reader.IsValid && reader.Verbatim;
+    }
+
+    public ResourceResponse RenderCreated(JsonElement body, long id, DateTime createdAt) => new(
+        201, ResourceJson.Serialize(Created(ReadFields(new FieldReader(body, partial: false), creating: true), id, createdAt)), $"/{Collection}/{id}");
 
     protected abstract long IdOf(TEntity entity);
 

@@ -95,6 +95,19 @@ public sealed class ResourceRouter
         return count;
     }
 
+    /// <summary>The handler of a collection, by its name (e.g. <c>users</c>), or null.</summary>
+    public IResourceHandler? Handler(string collection) => _handlers.TryGetValue(collection, out var handler) ? handler : null;
+
+    /// <summary>The collection whose database runs this operation from its staged body (<see cref="IResourceHandler.Staged"/>), or null.</summary>
+    public string? StagedCollection(string method, string path, string? body) =>
+        Route(method, path, body).Creates is { } create && create.Handler.CanStage(create.Body) ? create.Handler.Collection : null;
+
+    /// <summary>What a staged create answered, given the row's id and time (see <see cref="IResourceHandler.RenderCreated"/>).</summary>
+    public ResourceResponse RenderCreated(string method, string path, string? body, long id, DateTime createdAt) =>
+        Route(method, path, body).Creates is { } create
+            ? create.Handler.RenderCreated(create.Body, id, createdAt)
+            : Problems.Internal($"Item {method} {path} was recorded as created but is not a create.");
+
     /// <summary>Routes and, when the route needs the database, runs the operation on <paramref name="session"/>.</summary>
     public Task<ResourceResponse> RouteAsync(DbSession session, string method, string path, string? body, CancellationToken cancellationToken)
     {

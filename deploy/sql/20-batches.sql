@@ -24,6 +24,9 @@ CREATE TABLE IF NOT EXISTS batch_item_pages (
     retried          int4multirange NOT NULL DEFAULT '{}',
     PRIMARY KEY (batch_id, first_seq)
 );
+-- staged holds the creates the database runs from their bodies by itself (checked valid, fields exactly as given, when
+-- stored): their chunks send no items and get no rows back.
+ALTER TABLE batch_item_pages ADD COLUMN IF NOT EXISTS staged int4multirange NOT NULL DEFAULT '{}';
 -- Every array of a page is over the 2 kB at which PostgreSQL compresses; lz4 costs a fraction of the default pglz.
 -- No statistics on the arrays: no query filters on them, and ANALYZE hashes every element of every sampled array
 -- (autovacuum's analyze of these tables took seconds of CPU, every tenth of growth, while imports ran).
@@ -38,7 +41,8 @@ ALTER TABLE batch_item_pages
 
 -- What finished items answered, a run of them per row: the items of one chunk's transaction, of one checkpoint, or
 -- of a cancellation. Element i of the arrays is item seqs[i]; outcome 1 succeeded, 2 failed, 3 cancelled; an item
--- no row covers is pending. The row is also its items' idempotency record: it is inserted in the transaction of
+-- no row covers is pending. A run of staged creates stores no results or locations, only created_ids and the
+-- created_at its rows took: their answers are rendered from the items' bodies when read. The row is also its items' idempotency record: it is inserted in the transaction of
 -- their effect, and the exclusion constraint lets no two rows cover one item, so of two runs of an item only one
 -- commits, whatever the chunks they ran in. preset rows answer items rejected on upload, which are never retried.
 CREATE TABLE IF NOT EXISTS batch_result_runs (
@@ -56,12 +60,18 @@ CREATE TABLE IF NOT EXISTS batch_result_runs (
     preset    boolean        NOT NULL DEFAULT false,
     CONSTRAINT ex_batch_result_runs_items EXCLUDE USING gist (batch_id WITH =, covers WITH &&)
 );
+ALTER TABLE batch_result_runs
+    ADD COLUMN IF NOT EXISTS created_ids bigint[],
+    ADD COLUMN IF NOT EXISTS created_at timestamptz,
+    ALTER COLUMN results DROP NOT NULL,
+    ALTER COLUMN locations DROP NOT NULL;
 -- Compression and statistics as for the pages' arrays.
 ALTER TABLE batch_result_runs
     ALTER COLUMN seqs SET COMPRESSION lz4, ALTER COLUMN seqs SET STATISTICS 0,
     ALTER COLUMN outcomes SET STATISTICS 0, ALTER COLUMN statuses SET STATISTICS 0,
     ALTER COLUMN results SET COMPRESSION lz4, ALTER COLUMN results SET STATISTICS 0,
-    ALTER COLUMN locations SET COMPRESSION lz4, ALTER COLUMN locations SET STATISTICS 0;
+    ALTER COLUMN locations SET COMPRESSION lz4, ALTER COLUMN locations SET STATISTICS 0,
+    ALTER COLUMN created_ids SET COMPRESSION lz4, ALTER COLUMN created_ids SET STATISTICS 0;
 
 -- Earlier versions kept a row per item (tables batch_items and batch_results): their rows move into pages and runs.
 DO $$
@@ -91,15 +101,17 @@ END $$;
 -- One row per item, for people and tests reading the database; the service reads and writes the tables above.
 CREATE OR REPLACE VIEW batch_items AS
 SELECT p.batch_id, p.first_seq + (u.n - 1)::integer AS seq, u.op_id, u.method, u.path, u.body, u.headers::jsonb AS headers,
-       u.idempotency_key, u.source::jsonb AS source, (p.first_seq + (u.n - 1)::integer) <@ p.retried AS retried
+       u.idempotency_key, u.source::jsonb AS source, (p.first_seq + (u.n - 1)::integer) <@ p.retried AS retried,
+       (p.first_seq + (u.n - 1)::integer) <@ p.staged AS staged
 FROM batch_item_pages p
 CROSS JOIN LATERAL unnest(p.op_ids, p.methods, p.paths, p.bodies, p.headers, p.idempotency_keys, p.sources)
     WITH ORDINALITY AS u(op_id, method, path, body, headers, idempotency_key, source, n);
 
 CREATE OR REPLACE VIEW batch_results AS
-SELECT r.batch_id, u.seq, u.outcome, u.status, u.result, u.location, r.preset
+SELECT r.batch_id, u.seq, u.outcome, u.status, u.result, u.location, r.preset, u.created_id, r.created_at
 FROM batch_result_runs r
-CROSS JOIN LATERAL unnest(r.seqs, r.outcomes, r.statuses, r.results, r.locations) AS u(seq, outcome, status, result, location);
+CROSS JOIN LATERAL unnest(r.seqs, r.outcomes, r.statuses, r.results, r.locations, r.created_ids)
+    AS u(seq, outcome, status, result, location, created_id);
 
 -- What an operation with an idempotency key did, committed in the same transaction as its effect.
 CREATE TABLE IF NOT EXISTS idempotency_records (

@@ -55,6 +55,10 @@ public sealed class UserHandler
     protected override IReadOnlyList<ListFilter> Filters { get; } =
         [ListFilter.Text("email", "lower(email) = lower(@email)")];
 
+    public override StagedCreate Staged { get; } = new("users", "email, name", "j->>'email', j->>'name'");
+
+    protected override User Created(UserFields fields, long id, DateTime createdAt) => new(id, fields.Email!, fields.Name!, createdAt);
+
     protected override UserFields ReadFields(FieldReader fields, bool creating)
     {
         var email = fields.String("email", MaxEmailLength);

@@ -3,6 +3,8 @@ using Npgsql;
 using Orleans.Batch.Grains.Batches;
 using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Interfaces.Batches;
+using Orleans.Batch.Grains.Resources;
+using Orleans.Batch.Grains.Resources.Users;
 using Orleans.Batch.Tests.Infrastructure;
 
 namespace Orleans.Batch.Tests.Grains;
@@ -114,7 +116,7 @@ public sealed class BatchSchemaMigrationTests : IAsyncLifetime
         await ExecuteAsync(PerItemSchema);
         await ExecuteAsync(PerItemRows, BatchId);
         await ExecuteAsync(await File.ReadAllTextAsync(SchemaScript()));
-        return new BatchItemStore(_source, new DatabaseGate(Options.Create(new DatabaseOptions { MaxConcurrency = 4 })));
+        return new BatchItemStore(_source, new DatabaseGate(Options.Create(new DatabaseOptions { MaxConcurrency = 4 })), new ResourceRouter([new UserHandler()]));
     }
 
     private async Task<(long Pages, long Runs)> RowCountsAsync()

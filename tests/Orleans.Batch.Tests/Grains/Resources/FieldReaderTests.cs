@@ -402,4 +402,38 @@ public sealed class FieldReaderTests
         Assert.Equal("Ann", reader.String("name", 10));
         Assert.True(reader.IsValid);
     }
+
+    [Theory]
+    [InlineData("""{"email":"ann@example.com","name":"Ann"}""", true)]
+    [InlineData("""{"email":"ann@example.com","name":"Ann","extra":[1,2]}""", true)]
+    [InlineData("""{"email":"ann\u0040example.com","name":"Ann"}""", true)]
+    [InlineData("""{"email":" ann@example.com","name":"Ann"}""", false)]
+    [InlineData("""{"Email":"ann@example.com","name":"Ann"}""", false)]
+    [InlineData("""{"email":"old@example.com","email":"ann@example.com","name":"Ann"}""", false)]
+    [InlineData("""{"email":"not-an-email","name":"Ann"}""", false)]
+    [InlineData("""{"email":"ann@example.com"}""", false)]
+    public void UserCanStage_OnlyValidBodiesWhoseFieldsNeedNoChange(string body, bool staged)
+    {
+        using var document = JsonDocument.Parse(body);
+
+        Assert.Equal(staged, new Orleans.Batch.Grains.Resources.Users.UserHandler().CanStage(document.RootElement));
+    }
+
+    [Fact]
+    public void Verbatim_NumbersAreNever()
+    {
+        var reader = Reader("""{"price":5}""");
+
+        Assert.Equal(5, reader.Int64("price", 0));
+        Assert.True(reader.IsValid);
+        Assert.False(reader.Verbatim);
+    }
+
+    [Fact]
+    public void ProductCanStage_IsNeverOffered()
+    {
+        using var document = JsonDocument.Parse("""{"sku":"S-1","name":"P","price":5}""");
+
+        Assert.False(new Orleans.Batch.Grains.Resources.Products.ProductHandler().CanStage(document.RootElement));
+    }
 }

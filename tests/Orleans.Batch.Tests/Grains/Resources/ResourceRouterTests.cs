@@ -436,6 +436,12 @@ public sealed class ResourceRouterTests
         public Task<IReadOnlyList<ResourceResponse>> DeleteManyAsync(DbSession session, IReadOnlyList<long> ids, CancellationToken cancellationToken) =>
             throw new NotSupportedException();
 
+        public StagedCreate? Staged => null;
+
+        public bool CanStage(JsonElement body) => false;
+
+        public ResourceResponse RenderCreated(JsonElement body, long id, DateTime createdAt) => throw new NotSupportedException();
+
         public Task<ResourceResponse> GetAsync(DbSession session, long id, CancellationToken cancellationToken) =>
             Record(new Call("Get", id));
 

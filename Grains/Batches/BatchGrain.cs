@@ -70,14 +70,18 @@ public sealed partial class BatchGrain(
             return Progress();
         }
 
-        await AppendItemsAsync(0, [.. request.Operations.Select(o => new BatchItem(o))], cancellationToken);
+        BatchItem[] items = [.. request.Operations.Select(o => new BatchItem(o))];
+        await AppendItemsAsync(0, items, await staged.MarkAsync(items), cancellationToken);
         return await SealAsync(request.Operations.Count, request.Concurrency, cancellationToken);
     }
 
-    public Task<BatchProgress> AppendAsync(int firstSeq, BatchItemSlice items, CancellationToken cancellationToken = default) =>
-        AppendItemsAsync(firstSeq, items.Decode(), cancellationToken);
+    public async Task<BatchProgress> AppendAsync(int firstSeq, BatchItemSlice items, CancellationToken cancellationToken = default)
+    {
+        var decoded = items.Decode();
+        return await AppendItemsAsync(firstSeq, decoded, await staged.MarkAsync(decoded), cancellationToken);
+    }
 
-    private async Task<BatchProgress> AppendItemsAsync(int firstSeq, IReadOnlyList<BatchItem> items, CancellationToken cancellationToken)
+    private async Task<BatchProgress> AppendItemsAsync(int firstSeq, IReadOnlyList<BatchItem> items, bool[]? stagedItems, CancellationToken cancellationToken)
     {
         if (!Exists)
         {
@@ -106,7 +110,6 @@ public sealed partial class BatchGrain(
             return Progress();
         }
 
-        var stagedItems = staged.Mark(items);
         await store.AppendAsync(BatchId, firstSeq, items, stagedItems, cancellationToken);
         if (!sealedEarly)
         {

@@ -18,6 +18,13 @@ public sealed class DatabaseOptions : ISelfValidating
     /// </summary>
     public int MaxConcurrency { get; set; } = 16;
 
+    /// <summary>
+    /// Most chunks of staged creates one silo runs at once (default: its cores); more than <see cref="MaxConcurrency"/> counts as that.
+    /// Each is one statement of hundreds of inserts into the same indexes; more of them at once than there are cores
+    /// only makes PostgreSQL's backends wait on each other's index pages, while the other statements stay as concurrent.
+    /// </summary>
+    public int MaxStagedStatements { get; set; } = Environment.ProcessorCount;
+
     /// <summary>Connections kept free for grain storage and health checks (default 4).</summary>
     public int ReservedConnections { get; set; } = 4;
 
@@ -84,6 +91,11 @@ public sealed class DatabaseOptions : ISelfValidating
         if (MaxConcurrency < 1)
         {
             yield return "Database:MaxConcurrency must be at least 1.";
+        }
+
+        if (MaxStagedStatements < 1)
+        {
+            yield return $"Database:MaxStagedStatements must be at least 1; got {MaxStagedStatements}.";
         }
 
         if (MaxAutoPrepare is < 0 or > 256)

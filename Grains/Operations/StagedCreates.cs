@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Dapper;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Batch.Grains.Batches;
 using Orleans.Batch.Grains.Database;
@@ -12,29 +13,49 @@ namespace Orleans.Batch.Grains.Operations;
 /// Creates that the database runs from their stored bodies by itself (<see cref="IResourceHandler.Staged"/>): they are
 /// checked when their batch stores them, and a chunk of them then travels as positions alone, and comes back as a count.
 /// </summary>
-public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSource, DatabaseGate gate)
+public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSource, DatabaseGate gate, IOptions<DatabaseOptions> options) : IDisposable
 {
     private readonly ConcurrentDictionary<StagedCreate, string> _statements = new();
 
+    /// <summary>The chunks of staged creates this silo runs at once (<see cref="DatabaseOptions.MaxStagedStatements"/>).</summary>
+    private readonly SemaphoreSlim _statementSlots = new(
+        Math.Min(options.Value.MaxStagedStatements, options.Value.MaxConcurrency), Math.Min(options.Value.MaxStagedStatements, options.Value.MaxConcurrency));
+
+    /// <summary>Items one task checks when <see cref="MarkAsync"/> splits a slice over the cores.</summary>
+    private const int MarkPartition = 1000;
+
     /// <summary>
     /// Which of <paramref name="items"/> can run staged: valid creates, with their fields exactly as validated, without
-    /// an idempotency key or headers, not rejected on upload; null when none can.
+    /// an idempotency key or headers, not rejected on upload; null when none can. A large slice is checked a part per
+    /// core at once: the check parses and validates every body, and its batch stores nothing until it is done.
     /// </summary>
-    public bool[]? Mark(IReadOnlyList<BatchItem> items)
+    public async Task<bool[]?> MarkAsync(IReadOnlyList<BatchItem> items)
     {
-        bool[]? staged = null;
-        for (var i = 0; i < items.Count; i++)
+        var staged = new bool[items.Count];
+        var parts = Math.Min(Environment.ProcessorCount, (items.Count + MarkPartition - 1) / MarkPartition);
+        if (parts <= 1)
         {
-            var (operation, _, rejected) = items[i];
-            if (rejected is null && operation is { IdempotencyKey: null, Headers: null or { Count: 0 }, Body: not null }
-                && operation.Method.Equals("POST", StringComparison.OrdinalIgnoreCase)
-                && router.StagedCollection(operation.Method, operation.Path, operation.Body) is not null)
-            {
-                (staged ??= new bool[items.Count])[i] = true;
-            }
+            Mark(items, staged, 0, items.Count);
+        }
+        else
+        {
+            var size = (items.Count + parts - 1) / parts;
+            await Task.WhenAll(Enumerable.Range(0, parts).Select(p =>
+                Task.Run(() => Mark(items, staged, p * size, Math.Min(items.Count, (p + 1) * size)))));
         }
 
-        return staged;
+        return Array.IndexOf(staged, true) >= 0 ? staged : null;
+    }
+
+    private void Mark(IReadOnlyList<BatchItem> items, bool[] staged, int from, int to)
+    {
+        for (var i = from; i < to; i++)
+        {
+            var (operation, _, rejected) = items[i];
+            staged[i] = rejected is null && operation is { IdempotencyKey: null, Headers: null or { Count: 0 }, Body: not null }
+                && operation.Method.Equals("POST", StringComparison.OrdinalIgnoreCase)
+                && router.StagedCollection(operation.Method, operation.Path, operation.Body) is not null;
+        }
     }
 
     /// <summary>
@@ -49,6 +70,21 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
             return false;
         }
 
+        await _statementSlots.WaitAsync(cancellationToken);
+        try
+        {
+            return await RunAsync(create, batchId, seqs, cancellationToken);
+        }
+        finally
+        {
+            _statementSlots.Release();
+        }
+    }
+
+    public void Dispose() => _statementSlots.Dispose();
+
+    private async Task<bool> RunAsync(StagedCreate create, string batchId, IReadOnlyList<int> seqs, CancellationToken cancellationToken)
+    {
         using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);

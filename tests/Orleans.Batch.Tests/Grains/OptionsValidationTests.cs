@@ -163,19 +163,39 @@ public sealed class OptionsValidationTests
         Assert.Contains(errors, e => e.Contains("pool size (5)", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    public void Database_MaxStagedStatementsBelowOne_IsAnError(int value)
+    {
+        var options = new DatabaseOptions { ConnectionString = Postgres, MaxStagedStatements = value };
+
+        Assert.Equal([$"Database:MaxStagedStatements must be at least 1; got {value}."], options.Validate());
+    }
+
+    [Fact]
+    public void Database_MaxStagedStatements_DefaultsToTheCores()
+    {
+        var options = new DatabaseOptions { ConnectionString = Postgres };
+
+        Assert.Equal(Environment.ProcessorCount, options.MaxStagedStatements);
+        Assert.Empty(options.Validate());
+    }
+
     [Fact]
     public void Batch_Defaults_AreValid()
     {
         var options = new BatchOptions();
 
         Assert.Empty(options.Validate());
-        Assert.Equal(16, options.DefaultConcurrency);
+        Assert.Equal(4, options.DefaultConcurrency);
+        Assert.Equal(2000, options.ChunkSize);
         Assert.Equal(64, options.MaxConcurrency);
         Assert.Equal(TimeSpan.FromSeconds(10), options.MaxWait);
     }
 
     [Theory]
-    [InlineData(null, 16)]
+    [InlineData(null, 4)]
     [InlineData(1, 1)]
     [InlineData(8, 8)]
     [InlineData(64, 64)]

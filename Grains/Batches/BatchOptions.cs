@@ -9,10 +9,10 @@ public sealed class BatchOptions : ISelfValidating
 
     /// <summary>
     /// Units of one batch in flight at once (an operation, or a chunk of <see cref="ChunkSize"/>) when the request names
-    /// no concurrency (default 4). Four chunks of 2,000 keep a 2-core machine busy; more only make PostgreSQL's backends
-    /// contend for the same index pages (bench/run.sh: 43-45 % of COPY against 35-40 % at 16).
+    /// no concurrency (default 16). Chunks of staged creates also wait for one of their silo's
+    /// <see cref="Database.DatabaseOptions.MaxStagedStatements"/>.
     /// </summary>
-    public int DefaultConcurrency { get; set; } = 4;
+    public int DefaultConcurrency { get; set; } = 16;
 
     /// <summary>The most a request's <c>concurrency</c> may ask for; larger values are clamped (default 64).</summary>
     public int MaxConcurrency { get; set; } = 64;

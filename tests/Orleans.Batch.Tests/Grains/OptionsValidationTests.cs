@@ -188,14 +188,14 @@ public sealed class OptionsValidationTests
         var options = new BatchOptions();
 
         Assert.Empty(options.Validate());
-        Assert.Equal(4, options.DefaultConcurrency);
+        Assert.Equal(16, options.DefaultConcurrency);
         Assert.Equal(2000, options.ChunkSize);
         Assert.Equal(64, options.MaxConcurrency);
         Assert.Equal(TimeSpan.FromSeconds(10), options.MaxWait);
     }
 
     [Theory]
-    [InlineData(null, 4)]
+    [InlineData(null, 16)]
     [InlineData(1, 1)]
     [InlineData(8, 8)]
     [InlineData(64, 64)]

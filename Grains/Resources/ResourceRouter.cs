@@ -99,8 +99,18 @@ public sealed class ResourceRouter
     public IResourceHandler? Handler(string collection) => _handlers.TryGetValue(collection, out var handler) ? handler : null;
 
     /// <summary>The collection whose database runs this operation from its staged body (<see cref="IResourceHandler.Staged"/>), or null.</summary>
-    public string? StagedCollection(string method, string path, string? body) =>
-        Route(method, path, body).Creates is { } create && create.Handler.CanStage(create.Body) ? create.Handler.Collection : null;
+    public string? StagedCollection(string method, string path, string? body)
+    {
+        // Checked for every item a batch stores: the path and method first, and the body only when its collection stages.
+        if (!method.Equals("POST", StringComparison.OrdinalIgnoreCase) || path.Contains('?', StringComparison.Ordinal)
+            || !path.StartsWith('/') || Segments(path, out var collection, out _) != 1
+            || !_handlers.TryGetValue(collection, out var handler) || handler.Staged is null)
+        {
+            return null;
+        }
+
+        return Parse(body, out var root) is null && handler.CanStage(root) ? handler.Collection : null;
+    }
 
     /// <summary>What a staged create answered, given the row's id and time (see <see cref="IResourceHandler.RenderCreated"/>).</summary>
     public ResourceResponse RenderCreated(string method, string path, string? body, long id, DateTime createdAt) =>

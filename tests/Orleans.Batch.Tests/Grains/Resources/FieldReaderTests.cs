@@ -436,4 +436,21 @@ public sealed class FieldReaderTests
 
         Assert.False(new Orleans.Batch.Grains.Resources.Products.ProductHandler().CanStage(document.RootElement));
     }
+
+    [Theory]
+    [InlineData("POST", "/users", """{"email":"ann@example.com","name":"Ann"}""", "users")]
+    [InlineData("post", "/users/", """{"email":"ann@example.com","name":"Ann"}""", "users")]
+    [InlineData("PUT", "/users", """{"email":"ann@example.com","name":"Ann"}""", null)]
+    [InlineData("POST", "/users/5", """{"email":"ann@example.com","name":"Ann"}""", null)]
+    [InlineData("POST", "/users?x=1", """{"email":"ann@example.com","name":"Ann"}""", null)]
+    [InlineData("POST", "/users", "{\"email\":\"ann@example.com\",\"name\":\"Ann", null)]
+    [InlineData("POST", "/users", null, null)]
+    [InlineData("POST", "/products", """{"sku":"S-1","name":"P","price":5}""", null)]
+    [InlineData("POST", "/nowhere", """{"email":"ann@example.com","name":"Ann"}""", null)]
+    public void StagedCollection_OnlyCreatesOfAStagingCollectionWithAValidBody(string method, string path, string? body, string? staged)
+    {
+        var router = new ResourceRouter([new Orleans.Batch.Grains.Resources.Users.UserHandler(), new Orleans.Batch.Grains.Resources.Products.ProductHandler()]);
+
+        Assert.Equal(staged, router.StagedCollection(method, path, body));
+    }
 }

@@ -214,7 +214,7 @@ public static class ImportEndpoints
         IBatchGrain grain, int firstSeq, List<BatchItem> slice, (int Total, int? Concurrency)? seal, CancellationToken cancellationToken)
     {
         BatchProgress progress;
-        var encoded = BatchItemSlice.Of(slice);
+        var encoded = BatchItemSlice.Of(slice) with { SourceFields = UserImport.Columns };
         for (var attempt = 1; ; attempt++)
         {
             try

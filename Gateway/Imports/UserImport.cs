@@ -29,7 +29,8 @@ internal static class UserImport
             return new BatchItem(new OperationRequest(id, "POST", "/users", null, null, batchId), record.Fields, new OperationResult(id, 400, problem, null));
         }
 
-        return new BatchItem(new OperationRequest(id, "POST", "/users", Body(record.Fields[0], record.Fields[1]), null, batchId), record.Fields);
+        // The row's input is its body's fields (BatchItemSlice.SourceFields): stored once, in the body.
+        return new BatchItem(new OperationRequest(id, "POST", "/users", Body(record.Fields[0], record.Fields[1]), null, batchId), null);
     }
 
     /// <summary>

@@ -8,8 +8,12 @@ namespace Orleans.Batch.Grains.Interfaces.Batches;
 /// chunk the batch hands to a silo to run. The serializer then writes one value instead of a handful of objects and
 /// strings per item, each of which it tracks by reference (most of the cost of handing an upload to its batch).
 /// </summary>
+/// <param name="SourceFields">
+/// For the items without a <see cref="BatchItem.Source"/> of their own, the body's fields that are their input, in order
+/// (an import row's body is its fields), so the input is stored once; null when every item's source is its own.
+/// </param>
 [GenerateSerializer, Immutable, Alias("Orleans.Batch.BatchItemSlice")]
-public sealed record BatchItemSlice([property: Id(0)] byte[] Encoded, [property: Id(1)] int Count)
+public sealed record BatchItemSlice([property: Id(0)] byte[] Encoded, [property: Id(1)] int Count, [property: Id(2)] string[]? SourceFields = null)
 {
     private const byte HasBody = 1, HasHeaders = 2, HasBatchId = 4, HasKey = 8, HasSource = 16, IsRejected = 32;
 

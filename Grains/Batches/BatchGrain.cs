@@ -71,17 +71,18 @@ public sealed partial class BatchGrain(
         }
 
         BatchItem[] items = [.. request.Operations.Select(o => new BatchItem(o))];
-        await AppendItemsAsync(0, items, await staged.MarkAsync(items), cancellationToken);
+        await AppendItemsAsync(0, items, await staged.MarkAsync(items), null, cancellationToken);
         return await SealAsync(request.Operations.Count, request.Concurrency, cancellationToken);
     }
 
     public async Task<BatchProgress> AppendAsync(int firstSeq, BatchItemSlice items, CancellationToken cancellationToken = default)
     {
         var decoded = items.Decode();
-        return await AppendItemsAsync(firstSeq, decoded, await staged.MarkAsync(decoded), cancellationToken);
+        return await AppendItemsAsync(firstSeq, decoded, await staged.MarkAsync(decoded), items.SourceFields, cancellationToken);
     }
 
-    private async Task<BatchProgress> AppendItemsAsync(int firstSeq, IReadOnlyList<BatchItem> items, bool[]? stagedItems, CancellationToken cancellationToken)
+    private async Task<BatchProgress> AppendItemsAsync(
+        int firstSeq, IReadOnlyList<BatchItem> items, bool[]? stagedItems, string[]? sourceFields, CancellationToken cancellationToken)
     {
         if (!Exists)
         {
@@ -110,14 +111,14 @@ public sealed partial class BatchGrain(
             return Progress();
         }
 
-        await store.AppendAsync(BatchId, firstSeq, items, stagedItems, cancellationToken);
+        await store.AppendAsync(BatchId, firstSeq, items, stagedItems, sourceFields, cancellationToken);
         if (!sealedEarly)
         {
             Batch.Total = end;
         }
 
         Batch.Appended = end;
-        Batch.HasSource |= items.Any(i => i.Source is not null);
+        Batch.HasSource |= sourceFields is not null || items.Any(i => i.Source is not null);
         Batch.UpdatedAt = DateTimeOffset.UtcNow;
         if (!sealedEarly)
         {

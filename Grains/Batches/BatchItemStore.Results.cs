@@ -10,15 +10,24 @@ namespace Orleans.Batch.Grains.Batches;
 public sealed partial class BatchItemStore
 {
     private static readonly string ItemSourcesSql = $"""
-        SELECT s.seq AS Seq, s.op_id AS Id, s.source AS Source FROM ({ItemsInWindow(("op_ids", "op_id"), ("sources", "source"))}) AS s
+        SELECT s.seq AS Seq, s.op_id AS Id, {SourceOf("s")} AS Source
+        FROM ({ItemsInWindow(("op_ids", "op_id"), ("sources", "source"), ("bodies", "body"))}) AS s
         WHERE s.seq = ANY(@seqs)
         """;
 
     /// <summary>As <see cref="ItemSourcesSql"/>, with the operations, to render the answers of staged creates.</summary>
     private static readonly string ItemOperationsSql = $"""
-        SELECT s.seq AS Seq, s.op_id AS Id, s.source AS Source, s.method AS Method, s.path AS Path, s.body AS Body
+        SELECT s.seq AS Seq, s.op_id AS Id, {SourceOf("s")} AS Source, s.method AS Method, s.path AS Path, s.body AS Body
         FROM ({ItemsInWindow(("op_ids", "op_id"), ("sources", "source"), ("methods", "method"), ("paths", "path"), ("bodies", "body"))}) AS s
         WHERE s.seq = ANY(@seqs)
+        """;
+
+    /// <summary>
+    /// An item's input as a JSON array of strings: its own source, or else its body's <c>source_fields</c> in order.
+    /// The row <paramref name="s"/> has <c>source</c>, <c>body</c> and <c>source_fields</c>.
+    /// </summary>
+    private static string SourceOf(string s) => $"""
+        coalesce({s}.source, (SELECT json_agg({s}.body::json ->> f.name ORDER BY f.n) FROM unnest({s}.source_fields) WITH ORDINALITY AS f(name, n))::text)
         """;
 
     private const string CancellationRows = "r.cancelled > 0 AND r.succeeded = 0 AND r.failed = 0";

@@ -24,8 +24,8 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
     private const string PageSpan = "int4multirange(int4range(p.first_seq, p.first_seq + p.item_count))";
 
     private static readonly string InsertPageSql = $"""
-        INSERT INTO batch_item_pages (batch_id, first_seq, item_count, op_ids, methods, paths, bodies, headers, idempotency_keys, sources, staged)
-        VALUES (@batchId, @firstSeq, @count, @opIds, @methods, @paths, @bodies, @headers, @keys, @sources, {SeqSpans.Sql("@stagedFrom", "@stagedTo")})
+        INSERT INTO batch_item_pages (batch_id, first_seq, item_count, op_ids, methods, paths, bodies, headers, idempotency_keys, sources, staged, source_fields)
+        VALUES (@batchId, @firstSeq, @count, @opIds, @methods, @paths, @bodies, @headers, @keys, @sources, {SeqSpans.Sql("@stagedFrom", "@stagedTo")}, @sourceFields::text[])
         """;
 
     /// <summary>
@@ -34,7 +34,7 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
     /// </summary>
     internal static string ItemsInWindow(params (string Array, string Name)[] arrays) => $"""
         SELECT p.first_seq + (u.n - 1)::integer AS seq, (p.first_seq + (u.n - 1)::integer) <@ p.retried AS retried,
-               (p.first_seq + (u.n - 1)::integer) <@ p.staged AS staged, u.*
+               (p.first_seq + (u.n - 1)::integer) <@ p.staged AS staged, p.source_fields, u.*
         FROM batch_item_pages p
         CROSS JOIN LATERAL unnest({string.Join(", ", arrays.Select(a => $"p.{a.Array}"))})
             WITH ORDINALITY AS u({string.Join(", ", arrays.Select(a => a.Name))}, n)
@@ -48,11 +48,13 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
     /// slice of a large upload, while an upload's slices almost always go where nothing is stored yet.
     /// </summary>
     public Task AppendAsync(string batchId, int firstSeq, IReadOnlyList<BatchItem> items, CancellationToken cancellationToken) =>
-        AppendAsync(batchId, firstSeq, items, null, cancellationToken);
+        AppendAsync(batchId, firstSeq, items, null, null, cancellationToken);
 
     /// <summary>As above, marking the <paramref name="staged"/> items.</summary>
     /// <param name="staged">Which items are creates the database runs from their bodies (see <see cref="Resources.IResourceHandler.Staged"/>), or null for none.</param>
-    public async Task AppendAsync(string batchId, int firstSeq, IReadOnlyList<BatchItem> items, IReadOnlyList<bool>? staged, CancellationToken cancellationToken)
+    /// <param name="sourceFields">For items without a source of their own, the body's fields that are their input (see <see cref="BatchItemSlice.SourceFields"/>).</param>
+    public async Task AppendAsync(
+        string batchId, int firstSeq, IReadOnlyList<BatchItem> items, IReadOnlyList<bool>? staged, string[]? sourceFields, CancellationToken cancellationToken)
     {
         using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -70,6 +72,7 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
             var parameters = new DynamicParameters(PageParameters(batchId, firstSeq + start, page));
             parameters.Add("stagedFrom", stagedFrom);
             parameters.Add("stagedTo", stagedTo);
+            parameters.Add("sourceFields", sourceFields);
             await connection.ExecuteAsync(session.Command(InsertPageSql, parameters, cancellationToken));
         }
 
@@ -227,7 +230,7 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
     public async Task<StoredExtent> ReadExtentAsync(string batchId, CancellationToken cancellationToken)
     {
         const string sql = """
-            SELECT coalesce(max(first_seq + item_count), 0)::int AS Appended, coalesce(bool_or(sources IS NOT NULL), false) AS HasSource
+            SELECT coalesce(max(first_seq + item_count), 0)::int AS Appended, coalesce(bool_or(sources IS NOT NULL OR source_fields IS NOT NULL), false) AS HasSource
             FROM batch_item_pages WHERE batch_id = @batchId
             """;
         return (await QueryAsync<StoredExtent>(sql, new { batchId }, cancellationToken))[0];

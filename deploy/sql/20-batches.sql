@@ -27,6 +27,9 @@ CREATE TABLE IF NOT EXISTS batch_item_pages (
 -- staged holds the creates the database runs from their bodies by itself (checked valid, fields exactly as given, when
 -- stored): their chunks send no items and get no rows back.
 ALTER TABLE batch_item_pages ADD COLUMN IF NOT EXISTS staged int4multirange NOT NULL DEFAULT '{}';
+-- source_fields: for items with no source of their own, the fields of their body that are their input, in order (an
+-- import row's body is its fields, so the row is stored once).
+ALTER TABLE batch_item_pages ADD COLUMN IF NOT EXISTS source_fields text[];
 -- Every array of a page is over the 2 kB at which PostgreSQL compresses; lz4 costs a fraction of the default pglz.
 -- No statistics on the arrays: no query filters on them, and ANALYZE hashes every element of every sampled array
 -- (autovacuum's analyze of these tables took seconds of CPU, every tenth of growth, while imports ran).
@@ -37,7 +40,8 @@ ALTER TABLE batch_item_pages
     ALTER COLUMN bodies SET COMPRESSION lz4, ALTER COLUMN bodies SET STATISTICS 0,
     ALTER COLUMN headers SET COMPRESSION lz4, ALTER COLUMN headers SET STATISTICS 0,
     ALTER COLUMN idempotency_keys SET COMPRESSION lz4, ALTER COLUMN idempotency_keys SET STATISTICS 0,
-    ALTER COLUMN sources SET COMPRESSION lz4, ALTER COLUMN sources SET STATISTICS 0;
+    ALTER COLUMN sources SET COMPRESSION lz4, ALTER COLUMN sources SET STATISTICS 0,
+    ALTER COLUMN source_fields SET STATISTICS 0;
 
 -- What finished items answered, a run of them per row: the items of one chunk's transaction, of one checkpoint, or
 -- of a cancellation. Element i of the arrays is item seqs[i]; outcome 1 succeeded, 2 failed, 3 cancelled; an item
@@ -101,7 +105,9 @@ END $$;
 -- One row per item, for people and tests reading the database; the service reads and writes the tables above.
 CREATE OR REPLACE VIEW batch_items AS
 SELECT p.batch_id, p.first_seq + (u.n - 1)::integer AS seq, u.op_id, u.method, u.path, u.body, u.headers::jsonb AS headers,
-       u.idempotency_key, u.source::jsonb AS source, (p.first_seq + (u.n - 1)::integer) <@ p.retried AS retried,
+       u.idempotency_key,
+       coalesce(u.source::jsonb, (SELECT jsonb_agg(u.body::json ->> f.name ORDER BY f.n) FROM unnest(p.source_fields) WITH ORDINALITY AS f(name, n))) AS source,
+       (p.first_seq + (u.n - 1)::integer) <@ p.retried AS retried,
        (p.first_seq + (u.n - 1)::integer) <@ p.staged AS staged
 FROM batch_item_pages p
 CROSS JOIN LATERAL unnest(p.op_ids, p.methods, p.paths, p.bodies, p.headers, p.idempotency_keys, p.sources)

@@ -335,6 +335,41 @@ public sealed class ImportTests(ClusterFixture fixture)
         ApiAssert.Problem(await _api.PostAsync($"/batch/{batchId}/retry", null), HttpStatusCode.Conflict, "batch-conflict");
     }
 
+    [Fact]
+    public async Task Import_StoresEachRowOnce_AndItsResultsStillCarryTheRowsFields()
+    {
+        var (a, b) = (Unique.Email("once"), Unique.Email("once"));
+        var csv = $"email,name\n{a},\"Quote \"\"Q\"\" \\ é\"\n{b},B,extra\n  {b.ToUpperInvariant()} ,  Spaced  \n";
+        var batchId = AssertAccepted(await ImportAsync(csv));
+        await _api.WaitUntilEndedAsync(batchId);
+
+        var expected = new[] { new[] { a, "Quote \"Q\" \\ é" }, [b, "B", "extra"], [$"  {b.ToUpperInvariant()} ", "  Spaced  "] };
+        var ndjson = await DownloadAsync($"/batch/{batchId}/results", "application/x-ndjson");
+        var lines = ndjson.Text.TrimEnd('\n').Split('\n').Select(l => JsonDocument.Parse(l).RootElement);
+        Assert.Equal(expected, lines.Select(l => l.GetProperty("source").EnumerateArray().Select(s => s.GetString()!).ToArray()));
+        await using var connection = await fixture.Database.OpenConnectionAsync();
+        await using (var command = new Npgsql.NpgsqlCommand(
+            "SELECT sources, source_fields FROM batch_item_pages WHERE batch_id = $1", connection) { Parameters = { new() { Value = batchId } } })
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            Assert.True(await reader.ReadAsync());
+            Assert.Equal(new string?[] { null, JsonSerializer.Serialize(expected[1]), null }, reader.GetFieldValue<string?[]>(0).AsEnumerable());
+            Assert.Equal(["email", "name"], reader.GetFieldValue<string[]>(1));
+        }
+
+        await using var view = new Npgsql.NpgsqlCommand("SELECT source::text FROM batch_items WHERE batch_id = $1 ORDER BY seq", connection) { Parameters = { new() { Value = batchId } } };
+        var viewed = new List<string[]>();
+        await using (var reader = await view.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                viewed.Add(JsonSerializer.Deserialize<string[]>(reader.GetString(0))!);
+            }
+        }
+
+        Assert.Equal(expected, viewed);
+    }
+
     private static string AssertAccepted(ApiResponse response)
     {
         var json = ApiAssert.Json(response, HttpStatusCode.Accepted);

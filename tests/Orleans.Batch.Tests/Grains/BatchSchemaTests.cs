@@ -7,7 +7,7 @@ namespace Orleans.Batch.Tests.Grains;
 public sealed class BatchSchemaTests
 {
     [Theory]
-    [InlineData("batch_item_pages", 7)]
+    [InlineData("batch_item_pages", 8)]
     [InlineData("batch_result_runs", 6)]
     public async Task ArrayColumns_CollectNoStatistics(string table, int arrays)
     {

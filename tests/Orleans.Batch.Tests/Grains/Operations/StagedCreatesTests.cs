@@ -162,7 +162,7 @@ public sealed class StagedCreatesTests(ClusterFixture fixture)
         }
 
         await Services.GetRequiredService<BatchItemStore>().AppendAsync(
-            batchId, 0, items, [.. items.Select((_, i) => staged && i < emails.Count)], CancellationToken.None);
+            batchId, 0, items, [.. items.Select((_, i) => staged && i < emails.Count)], null, CancellationToken.None);
         return (batchId, operations);
     }
 

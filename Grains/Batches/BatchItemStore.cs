@@ -29,6 +29,15 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
         """;
 
     /// <summary>
+    /// Arrays a page may store as one element when all its items share it (an import's method and path): the element
+    /// is then every item's, and is read back as an array of the page's length.
+    /// </summary>
+    private static readonly string[] Shared = ["methods", "paths"];
+
+    private static string SharedSql(string array) =>
+        $"(CASE WHEN cardinality(p.{array}) = 1 THEN array_fill(p.{array}[1], ARRAY[p.item_count]) ELSE p.{array} END)";
+
+    /// <summary>
     /// The items of the pages holding positions after @from up to @to (each page holds at most <see cref="PageItems"/>),
     /// as rows of <c>seq</c>, <c>retried</c> and an element of each of the page's <paramref name="arrays"/> under its name.
     /// </summary>
@@ -36,7 +45,7 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
         SELECT p.first_seq + (u.n - 1)::integer AS seq, (p.first_seq + (u.n - 1)::integer) <@ p.retried AS retried,
                (p.first_seq + (u.n - 1)::integer) <@ p.staged AS staged, p.source_fields, u.*
         FROM batch_item_pages p
-        CROSS JOIN LATERAL unnest({string.Join(", ", arrays.Select(a => $"p.{a.Array}"))})
+        CROSS JOIN LATERAL unnest({string.Join(", ", arrays.Select(a => Shared.Contains(a.Array) ? SharedSql(a.Array) : $"p.{a.Array}"))})
             WITH ORDINALITY AS u({string.Join(", ", arrays.Select(a => a.Name))}, n)
         WHERE p.batch_id = @batchId AND p.first_seq <= @to AND p.first_seq > @from - {PageItems} AND p.first_seq + p.item_count > @from + 1
         """;
@@ -163,8 +172,8 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
         firstSeq,
         count = page.Count,
         opIds = page.Select(i => i.Operation.Id).ToArray(),
-        methods = page.Select(i => i.Operation.Method).ToArray(),
-        paths = page.Select(i => i.Operation.Path).ToArray(),
+        methods = SharedOrEach(page, i => i.Operation.Method),
+        paths = SharedOrEach(page, i => i.Operation.Path),
         bodies = page.Select(i => i.Operation.Body).ToArray(),
         headers = page.Any(i => i.Operation.Headers is not null)
             ? page.Select(i => i.Operation.Headers is null ? null : JsonSerializer.Serialize(i.Operation.Headers)).ToArray()
@@ -172,6 +181,13 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
         keys = page.Any(i => i.Operation.IdempotencyKey is not null) ? page.Select(i => i.Operation.IdempotencyKey).ToArray() : null,
         sources = page.Any(i => i.Source is not null) ? SourcesJson(page) : null,
     };
+
+    /// <summary>One element when every item of the page has the same value (see <see cref="Shared"/>), else one per item.</summary>
+    private static string[] SharedOrEach(IReadOnlyList<BatchItem> page, Func<BatchItem, string> value)
+    {
+        var first = value(page[0]);
+        return page.All(i => string.Equals(value(i), first, StringComparison.Ordinal)) ? [first] : [.. page.Select(value)];
+    }
 
     /// <summary>Each item's input fields as a JSON array, written by one writer for the whole page.</summary>
     private static string?[] SourcesJson(IReadOnlyList<BatchItem> page)

@@ -9,7 +9,8 @@ CREATE EXTENSION IF NOT EXISTS btree_gist;
 -- per row (item_count of them from first_seq), one array element per item. One row per page rather than per item
 -- is what keeps a large import's staging cheap: PostgreSQL's cost is per row, far more than per byte.
 -- headers (JSON objects), idempotency_keys and sources (JSON arrays of the input's fields) are null when no item
--- of the page has one. retried holds the items a retry made pending again: they count as failed until they run.
+-- of the page has one. methods and paths hold one element when every item of the page shares it. retried holds the
+-- items a retry made pending again: they count as failed until they run.
 CREATE TABLE IF NOT EXISTS batch_item_pages (
     batch_id         varchar(64)    NOT NULL,
     first_seq        integer        NOT NULL,
@@ -110,7 +111,10 @@ SELECT p.batch_id, p.first_seq + (u.n - 1)::integer AS seq, u.op_id, u.method, u
        (p.first_seq + (u.n - 1)::integer) <@ p.retried AS retried,
        (p.first_seq + (u.n - 1)::integer) <@ p.staged AS staged
 FROM batch_item_pages p
-CROSS JOIN LATERAL unnest(p.op_ids, p.methods, p.paths, p.bodies, p.headers, p.idempotency_keys, p.sources)
+CROSS JOIN LATERAL unnest(p.op_ids,
+    CASE WHEN cardinality(p.methods) = 1 THEN array_fill(p.methods[1], ARRAY[p.item_count]) ELSE p.methods END,
+    CASE WHEN cardinality(p.paths) = 1 THEN array_fill(p.paths[1], ARRAY[p.item_count]) ELSE p.paths END,
+    p.bodies, p.headers, p.idempotency_keys, p.sources)
     WITH ORDINALITY AS u(op_id, method, path, body, headers, idempotency_key, source, n);
 
 CREATE OR REPLACE VIEW batch_results AS

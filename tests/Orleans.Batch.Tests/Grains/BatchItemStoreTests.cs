@@ -80,6 +80,43 @@ public sealed class BatchItemStoreTests(ClusterFixture fixture)
         Assert.Equal(pending.Select(p => p.Seq), Enumerable.Range(0, 700));
     }
 
+    [Fact]
+    public async Task Append_PageOfOneMethodAndPath_StoresThemOnce_AndReadsThemBackPerItem()
+    {
+        var batchId = $"store-{Unique.Token()}";
+        BatchItem Item(int i, string method, string path) => new(new OperationRequest($"i{i}", method, path, null, null, null));
+        await Store.AppendAsync(batchId, 0, [.. Enumerable.Range(0, 1000).Select(i => Item(i, "GET", "/users/1"))], CancellationToken.None);
+        await Store.AppendAsync(batchId, 1000, [Item(1000, "GET", "/users/2"), Item(1001, "DELETE", "/users/2")], CancellationToken.None);
+        await Store.AppendAsync(batchId, 600, [Item(600, "GET", "/users/3")], CancellationToken.None);
+
+        var pending = await Store.ReadPendingAsync(batchId, -1, 601, 2000, CancellationToken.None);
+
+        Assert.Equal(601, pending.Count);
+        Assert.All(pending.Take(600), p => Assert.Equal(("GET", "/users/1"), (p.Operation.Method, p.Operation.Path)));
+        Assert.Equal(("i600", "GET", "/users/3"), (pending[600].Operation.Id, pending[600].Operation.Method, pending[600].Operation.Path));
+        await using var connection = await fixture.Database.OpenConnectionAsync();
+        await using var command = new Npgsql.NpgsqlCommand(
+            "SELECT item_count, cardinality(methods), cardinality(paths) FROM batch_item_pages WHERE batch_id = $1 ORDER BY first_seq", connection)
+        {
+            Parameters = { new() { Value = batchId } },
+        };
+        var pages = new List<(int, int, int)>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                pages.Add((reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2)));
+            }
+        }
+
+        Assert.Equal([(600, 1, 1), (1, 1, 1)], pages);
+        await using var view = new Npgsql.NpgsqlCommand("SELECT count(*) FROM batch_items WHERE batch_id = $1 AND method = 'GET' AND path = '/users/1'", connection)
+        {
+            Parameters = { new() { Value = batchId } },
+        };
+        Assert.Equal(600L, await view.ExecuteScalarAsync());
+    }
+
     private static BatchItem Read(string id) => new(new OperationRequest(id, "GET", "/users/1", null, null, null));
 
     private static FinishedItem Finished(int seq, int status, string body) => new(

@@ -2,7 +2,10 @@ using System.Security.Cryptography;
 
 namespace Orleans.Batch.Gateway.Imports;
 
-/// <summary>Reads through to <paramref name="inner"/>, hashing (SHA-256) every byte read, for a request's fingerprint.</summary>
+/// <summary>
+/// Reads through to <paramref name="inner"/>, hashing (SHA-256) every byte read, for a request's fingerprint. Not a
+/// <see cref="CryptoStream"/>: disposing one that was not read to the end flushes the request body, which throws.
+/// </summary>
 internal sealed class HashingReadStream(Stream inner) : Stream
 {
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

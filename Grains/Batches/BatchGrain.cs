@@ -70,19 +70,15 @@ public sealed partial class BatchGrain(
             return Progress();
         }
 
-        BatchItem[] items = [.. request.Operations.Select(o => new BatchItem(o))];
-        await AppendItemsAsync(0, items, await staged.MarkAsync(items), null, cancellationToken);
+        await AppendItemsAsync(0, [.. request.Operations.Select(o => new BatchItem(o))], null, cancellationToken);
         return await SealAsync(request.Operations.Count, request.Concurrency, cancellationToken);
     }
 
-    public async Task<BatchProgress> AppendAsync(int firstSeq, BatchItemSlice items, CancellationToken cancellationToken = default)
-    {
-        var decoded = items.Decode();
-        return await AppendItemsAsync(firstSeq, decoded, await staged.MarkAsync(decoded), items.SourceFields, cancellationToken);
-    }
+    public Task<BatchProgress> AppendAsync(int firstSeq, BatchItemSlice items, CancellationToken cancellationToken = default) =>
+        AppendItemsAsync(firstSeq, items.Decode(), items.SourceFields, cancellationToken);
 
     private async Task<BatchProgress> AppendItemsAsync(
-        int firstSeq, IReadOnlyList<BatchItem> items, bool[]? stagedItems, string[]? sourceFields, CancellationToken cancellationToken)
+        int firstSeq, IReadOnlyList<BatchItem> items, string[]? sourceFields, CancellationToken cancellationToken)
     {
         if (!Exists)
         {
@@ -111,6 +107,7 @@ public sealed partial class BatchGrain(
             return Progress();
         }
 
+        var stagedItems = await staged.MarkAsync(items);
         await store.AppendAsync(BatchId, firstSeq, items, stagedItems, sourceFields, cancellationToken);
         if (!sealedEarly)
         {

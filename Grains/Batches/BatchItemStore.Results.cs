@@ -9,18 +9,26 @@ namespace Orleans.Batch.Grains.Batches;
 
 public sealed partial class BatchItemStore
 {
-    private static readonly string ItemSourcesSql = $"""
-        SELECT s.seq AS Seq, s.op_id AS Id, {SourceOf("s")} AS Source
-        FROM ({ItemsInWindow(("op_ids", "op_id"), ("sources", "source"), ("bodies", "body"))}) AS s
-        WHERE s.seq = ANY(@seqs)
-        """;
+    /// <summary>Each item's id and input (<see cref="SourceOf"/>) at @seqs.</summary>
+    private static readonly string ItemSourcesSql = ItemsSql(withOperations: false);
 
     /// <summary>As <see cref="ItemSourcesSql"/>, with the operations, to render the answers of staged creates.</summary>
-    private static readonly string ItemOperationsSql = $"""
-        SELECT s.seq AS Seq, s.op_id AS Id, {SourceOf("s")} AS Source, s.method AS Method, s.path AS Path, s.body AS Body
-        FROM ({ItemsInWindow(("op_ids", "op_id"), ("sources", "source"), ("methods", "method"), ("paths", "path"), ("bodies", "body"))}) AS s
-        WHERE s.seq = ANY(@seqs)
-        """;
+    private static readonly string ItemOperationsSql = ItemsSql(withOperations: true);
+
+    private static string ItemsSql(bool withOperations)
+    {
+        (string Array, string Name)[] arrays = [("op_ids", "op_id"), ("sources", "source"), ("bodies", "body")];
+        if (withOperations)
+        {
+            arrays = [.. arrays, ("methods", "method"), ("paths", "path")];
+        }
+
+        return $"""
+            SELECT s.seq AS Seq, s.op_id AS Id, {SourceOf("s")} AS Source{(withOperations ? ", s.method AS Method, s.path AS Path, s.body AS Body" : "")}
+            FROM ({ItemsInWindow(arrays)}) AS s
+            WHERE s.seq = ANY(@seqs)
+            """;
+    }
 
     /// <summary>
     /// An item's input as a JSON array of strings: its own source, or else its body's <c>source_fields</c> in order.

@@ -9,10 +9,10 @@ namespace Orleans.Batch.Grains.Batches;
 /// </summary>
 internal static class ResultRuns
 {
-    private const string Insert = """
+    private static readonly string Insert = $"""
         INSERT INTO batch_result_runs (batch_id, first_seq, covers, seqs, outcomes, statuses, results, locations,
                                        succeeded, failed, cancelled, preset)
-        SELECT @batchId, @firstSeq, (SELECT range_agg(int4range(l, u)) FROM unnest(@coverFrom, @coverTo) AS c(l, u)), @seqs,
+        SELECT @batchId, @firstSeq, {SeqSpans.Sql("@coverFrom", "@coverTo")}, @seqs,
                @outcomes, @statuses, @results, @locations, @succeeded, @failed, @cancelled, @preset
         """;
 

@@ -52,8 +52,7 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
         for (var i = from; i < to; i++)
         {
             var (operation, _, rejected) = items[i];
-            staged[i] = rejected is null && operation is { IdempotencyKey: null, Headers: null or { Count: 0 }, Body: not null }
-                && operation.Method.Equals("POST", StringComparison.OrdinalIgnoreCase)
+            staged[i] = rejected is null && operation is { IdempotencyKey: null, Headers: null or { Count: 0 } }
                 && router.StagedCollection(operation.Method, operation.Path, operation.Body) is not null;
         }
     }
@@ -65,7 +64,7 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
     /// </summary>
     public async Task<bool> TryRunAsync(string batchId, string path, IReadOnlyList<int> seqs, CancellationToken cancellationToken)
     {
-        if (router.Route("POST", path, "{}").Creates?.Handler.Staged is not { } create)
+        if (router.StagedCreateAt(path) is not { } create)
         {
             return false;
         }

@@ -95,22 +95,20 @@ public sealed class ResourceRouter
         return count;
     }
 
-    /// <summary>The handler of a collection, by its name (e.g. <c>users</c>), or null.</summary>
-    public IResourceHandler? Handler(string collection) => _handlers.TryGetValue(collection, out var handler) ? handler : null;
+    /// <summary>How the database creates the rows posted to <paramref name="path"/> from staged bodies, or null when it does not.</summary>
+    public StagedCreate? StagedCreateAt(string path) => StagingHandler("POST", path)?.Staged;
 
     /// <summary>The collection whose database runs this operation from its staged body (<see cref="IResourceHandler.Staged"/>), or null.</summary>
-    public string? StagedCollection(string method, string path, string? body)
-    {
-        // Checked for every item a batch stores: the path and method first, and the body only when its collection stages.
-        if (!method.Equals("POST", StringComparison.OrdinalIgnoreCase) || path.Contains('?', StringComparison.Ordinal)
-            || !path.StartsWith('/') || Segments(path, out var collection, out _) != 1
-            || !_handlers.TryGetValue(collection, out var handler) || handler.Staged is null)
-        {
-            return null;
-        }
+    public string? StagedCollection(string method, string path, string? body) =>
+        // Checked for every item a batch stores: the body is parsed only when the method and path can stage.
+        StagingHandler(method, path) is { } handler && Parse(body, out var root) is null && handler.CanStage(root) ? handler.Collection : null;
 
-        return Parse(body, out var root) is null && handler.CanStage(root) ? handler.Collection : null;
-    }
+    /// <summary>The handler of a POST to a collection (no query) that stages its creates, or null.</summary>
+    private IResourceHandler? StagingHandler(string method, string path) =>
+        method.Equals("POST", StringComparison.OrdinalIgnoreCase) && !path.Contains('?', StringComparison.Ordinal) && path.StartsWith('/')
+            && Segments(path, out var collection, out _) == 1 && _handlers.TryGetValue(collection, out var handler) && handler.Staged is not null
+            ? handler
+            : null;
 
     /// <summary>What a staged create answered, given the row's id and time (see <see cref="IResourceHandler.RenderCreated"/>).</summary>
     public ResourceResponse RenderCreated(string method, string path, string? body, long id, DateTime createdAt) =>

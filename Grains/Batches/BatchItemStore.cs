@@ -23,10 +23,24 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
     /// <summary>The positions page <c>p</c> holds.</summary>
     private const string PageSpan = "int4multirange(int4range(p.first_seq, p.first_seq + p.item_count))";
 
-    private static readonly string InsertPageSql = $"""
+    /// <summary>
+    /// Stores the items at @firstSeq on as pages of <see cref="PageItems"/>, in one statement: each page takes its part of
+    /// the per-item arrays, a shared array (one element) whole, and an optional array only when one of its items has a value.
+    /// </summary>
+    private static readonly string InsertPagesSql = $"""
         INSERT INTO batch_item_pages (batch_id, first_seq, item_count, op_ids, methods, paths, bodies, headers, idempotency_keys, sources, staged, source_fields)
-        VALUES (@batchId, @firstSeq, @count, @opIds, @methods, @paths, @bodies, @headers, @keys, @sources, {SeqSpans.Sql("@stagedFrom", "@stagedTo")}, @sourceFields::text[])
+        SELECT @batchId, @firstSeq + k.o, least(@count - k.o, {PageItems}), {PagePart("@opIds")}, {PageShare("@methods")}, {PageShare("@paths")},
+               {PagePart("@bodies")}, {PagePartOrNull("@headers")}, {PagePartOrNull("@keys")}, {PagePartOrNull("@sources")},
+               s.m * int4multirange(int4range(@firstSeq + k.o, @firstSeq + k.o + {PageItems})), @sourceFields::text[]
+        FROM generate_series(0, @count - 1, {PageItems}) AS k(o), (SELECT {SeqSpans.Sql("@stagedFrom", "@stagedTo")} AS m) AS s
         """;
+
+    private static string PagePart(string array) => $"({array}::text[])[k.o + 1 : k.o + {PageItems}]";
+
+    private static string PageShare(string array) => $"(CASE WHEN cardinality({array}::text[]) = 1 THEN {array}::text[] ELSE {PagePart(array)} END)";
+
+    private static string PagePartOrNull(string array) =>
+        $"(SELECT CASE WHEN bool_or(e IS NOT NULL) THEN {PagePart(array)} END FROM unnest({PagePart(array)}) AS e)";
 
     /// <summary>
     /// Arrays a page may store as one element when all its items share it (an import's method and path): the element
@@ -74,15 +88,14 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
             await connection.ExecuteAsync(session.Command(ClearSql, new { batchId, firstSeq }, cancellationToken));
         }
 
-        for (var start = 0; start < items.Count; start += PageItems)
+        if (items.Count > 0)
         {
-            var page = items.Skip(start).Take(PageItems).ToList();
-            var (stagedFrom, stagedTo) = SeqSpans.Of(Enumerable.Range(start, page.Count).Where(i => staged?[i] == true).Select(i => firstSeq + i));
-            var parameters = new DynamicParameters(PageParameters(batchId, firstSeq + start, page));
+            var (stagedFrom, stagedTo) = SeqSpans.Of(Enumerable.Range(0, items.Count).Where(i => staged?[i] == true).Select(i => firstSeq + i));
+            var parameters = new DynamicParameters(ItemParameters(batchId, firstSeq, items));
             parameters.Add("stagedFrom", stagedFrom);
             parameters.Add("stagedTo", stagedTo);
             parameters.Add("sourceFields", sourceFields);
-            await connection.ExecuteAsync(session.Command(InsertPageSql, parameters, cancellationToken));
+            await connection.ExecuteAsync(session.Command(InsertPagesSql, parameters, cancellationToken));
         }
 
         var preset = Enumerable.Range(0, items.Count).Where(i => items[i].Rejected is not null)
@@ -166,38 +179,38 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
         "DELETE FROM batch_result_runs WHERE batch_id = @batchId; DELETE FROM batch_item_pages WHERE batch_id = @batchId",
         new { batchId }, cancellationToken);
 
-    private static object PageParameters(string batchId, int firstSeq, IReadOnlyList<BatchItem> page) => new
+    private static object ItemParameters(string batchId, int firstSeq, IReadOnlyList<BatchItem> items) => new
     {
         batchId,
         firstSeq,
-        count = page.Count,
-        opIds = page.Select(i => i.Operation.Id).ToArray(),
-        methods = SharedOrEach(page, i => i.Operation.Method),
-        paths = SharedOrEach(page, i => i.Operation.Path),
-        bodies = page.Select(i => i.Operation.Body).ToArray(),
-        headers = page.Any(i => i.Operation.Headers is not null)
-            ? page.Select(i => i.Operation.Headers is null ? null : JsonSerializer.Serialize(i.Operation.Headers)).ToArray()
+        count = items.Count,
+        opIds = items.Select(i => i.Operation.Id).ToArray(),
+        methods = SharedOrEach(items, i => i.Operation.Method),
+        paths = SharedOrEach(items, i => i.Operation.Path),
+        bodies = items.Select(i => i.Operation.Body).ToArray(),
+        headers = items.Any(i => i.Operation.Headers is not null)
+            ? items.Select(i => i.Operation.Headers is null ? null : JsonSerializer.Serialize(i.Operation.Headers)).ToArray()
             : null,
-        keys = page.Any(i => i.Operation.IdempotencyKey is not null) ? page.Select(i => i.Operation.IdempotencyKey).ToArray() : null,
-        sources = page.Any(i => i.Source is not null) ? SourcesJson(page) : null,
+        keys = items.Any(i => i.Operation.IdempotencyKey is not null) ? items.Select(i => i.Operation.IdempotencyKey).ToArray() : null,
+        sources = items.Any(i => i.Source is not null) ? SourcesJson(items) : null,
     };
 
-    /// <summary>One element when every item of the page has the same value (see <see cref="Shared"/>), else one per item.</summary>
-    private static string[] SharedOrEach(IReadOnlyList<BatchItem> page, Func<BatchItem, string> value)
+    /// <summary>One element when every item has the same value (see <see cref="Shared"/>), else one per item.</summary>
+    private static string[] SharedOrEach(IReadOnlyList<BatchItem> items, Func<BatchItem, string> value)
     {
-        var first = value(page[0]);
-        return page.All(i => string.Equals(value(i), first, StringComparison.Ordinal)) ? [first] : [.. page.Select(value)];
+        var first = value(items[0]);
+        return items.All(i => string.Equals(value(i), first, StringComparison.Ordinal)) ? [first] : [.. items.Select(value)];
     }
 
-    /// <summary>Each item's input fields as a JSON array, written by one writer for the whole page.</summary>
-    private static string?[] SourcesJson(IReadOnlyList<BatchItem> page)
+    /// <summary>Each item's input fields as a JSON array, written by one writer for all the items.</summary>
+    private static string?[] SourcesJson(IReadOnlyList<BatchItem> items)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         using var writer = new Utf8JsonWriter(buffer);
-        var sources = new string?[page.Count];
-        for (var i = 0; i < page.Count; i++)
+        var sources = new string?[items.Count];
+        for (var i = 0; i < items.Count; i++)
         {
-            if (page[i].Source is not { } source)
+            if (items[i].Source is not { } source)
             {
                 continue;
             }

@@ -117,6 +117,43 @@ public sealed class BatchItemStoreTests(ClusterFixture fixture)
         Assert.Equal(600L, await view.ExecuteScalarAsync());
     }
 
+    [Fact]
+    public async Task Append_OverSeveralPages_StoresEachPageItsPart_AndOptionalArraysOnlyWhereUsed()
+    {
+        var batchId = $"store-{Unique.Token()}";
+        BatchItem Item(int i) => new(new OperationRequest(
+            $"i{i}", i == 1500 ? "DELETE" : "GET", $"/users/{i}", null,
+            i == 2100 ? new Dictionary<string, string> { ["If-Match"] = "\"1\"" } : null, null, i == 2100 ? "key-2100" : null));
+        await Store.AppendAsync(batchId, 0, [.. Enumerable.Range(0, 2500).Select(Item)], CancellationToken.None);
+
+        var pending = await Store.ReadPendingAsync(batchId, -1, 2500, 2500, CancellationToken.None);
+
+        Assert.Equal(Enumerable.Range(0, 2500).Select(i => $"i{i}"), pending.Select(p => p.Operation.Id));
+        Assert.Equal(Enumerable.Range(0, 2500).Select(i => $"/users/{i}"), pending.Select(p => p.Operation.Path));
+        Assert.Equal("DELETE", pending[1500].Operation.Method);
+        Assert.Equal(("\"1\"", "key-2100"), (pending[2100].Operation.Headers!["If-Match"], pending[2100].Operation.IdempotencyKey));
+        await using var connection = await fixture.Database.OpenConnectionAsync();
+        await using var command = new Npgsql.NpgsqlCommand(
+            """
+            SELECT first_seq, item_count, cardinality(op_ids), headers IS NULL, idempotency_keys IS NULL, cardinality(headers)
+            FROM batch_item_pages WHERE batch_id = $1 ORDER BY first_seq
+            """, connection)
+        {
+            Parameters = { new() { Value = batchId } },
+        };
+        var pages = new List<(int, int, int, bool, bool, int?)>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                pages.Add((reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2), reader.GetBoolean(3), reader.GetBoolean(4),
+                    reader.IsDBNull(5) ? null : reader.GetInt32(5)));
+            }
+        }
+
+        Assert.Equal([(0, 1000, 1000, true, true, null), (1000, 1000, 1000, true, true, null), (2000, 500, 500, false, false, 500)], pages);
+    }
+
     private static BatchItem Read(string id) => new(new OperationRequest(id, "GET", "/users/1", null, null, null));
 
     private static FinishedItem Finished(int seq, int status, string body) => new(

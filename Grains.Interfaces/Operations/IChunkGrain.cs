@@ -18,9 +18,9 @@ public interface IChunkGrain : IGrainWithIntegerKey
 
     /// <summary>
     /// Runs the creates at positions <paramref name="seqs"/> of batch <paramref name="batchId"/>, all posted to
-    /// <paramref name="path"/> and staged when stored (checked, and run by the database from their stored bodies), in one
-    /// transaction with their results. True when every one was created (201, its result stored); false when none was,
-    /// and the caller runs them as items.
+    /// <paramref name="path"/> and staged when stored (checked, and run by the database), in one transaction with their
+    /// results: from <paramref name="rows"/>, their column values as checked, or when null from their stored bodies.
+    /// True when every one was created (201, its result stored); false when none was, and the caller runs them as items.
     /// </summary>
-    Task<bool> CreateStagedAsync(string batchId, string path, IReadOnlyList<int> seqs, CancellationToken cancellationToken = default);
+    Task<bool> CreateStagedAsync(string batchId, string path, IReadOnlyList<int> seqs, StagedRows? rows, CancellationToken cancellationToken = default);
 }

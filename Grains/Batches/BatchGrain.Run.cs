@@ -230,14 +230,15 @@ public sealed partial class BatchGrain
     private async Task<ChunkResult> ExecuteAsync(IChunkGrain executor, List<PendingItem> chunk)
     {
         var seqs = chunk.Select(item => item.Seq).ToList();
-        // Staged creates travel as positions; when they do not all run that way, none did, and they run as items. When
-        // the call itself failed, they may have: the items' stored results are read first.
+        // Staged creates travel as positions and, when the batch still has them, their column values; when they do not
+        // all run that way, none did, and they run as items. When the call itself failed, they may have: the items'
+        // stored results are read first.
         var resent = false;
         if (chunk.TrueForAll(item => item.Staged))
         {
             try
             {
-                if (await executor.CreateStagedAsync(BatchId, chunk[0].Operation.Path, seqs))
+                if (await executor.CreateStagedAsync(BatchId, chunk[0].Operation.Path, seqs, StagedRowsOf(chunk)))
                 {
                     return new ChunkResult([.. chunk.Select(item => new OperationResult(item.Operation.Id, 201, null, null))], [.. chunk.Select(_ => true)]);
                 }
@@ -268,6 +269,27 @@ public sealed partial class BatchGrain
                 return new ChunkResult([.. chunk.Select(item => new OperationResult(item.Operation.Id, problem.Status, problem.Body, null))], new bool[chunk.Count]);
             }
         }
+    }
+
+    /// <summary>The column values of a chunk of staged creates, when it has every item's; else null.</summary>
+    private static StagedRows? StagedRowsOf(List<PendingItem> chunk)
+    {
+        if (chunk[0].StagedValues is not { Length: var arity } || !chunk.TrueForAll(item => item.StagedValues?.Length == arity))
+        {
+            return null;
+        }
+
+        var columns = new string?[arity][];
+        for (var c = 0; c < arity; c++)
+        {
+            columns[c] = new string?[chunk.Count];
+            for (var i = 0; i < chunk.Count; i++)
+            {
+                columns[c][i] = chunk[i].StagedValues![c];
+            }
+        }
+
+        return new StagedRows(columns);
     }
 
     /// <summary>Writes the finished results, then the counts and heartbeat: stored results are never behind the checkpoint.</summary>

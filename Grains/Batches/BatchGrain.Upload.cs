@@ -11,13 +11,14 @@ public sealed partial class BatchGrain
     private const int MaxKeptSlices = 4;
 
     /// <summary>Slices appended, kept until the run takes them, so a run keeping up does not read them back.</summary>
-    private readonly Queue<(int First, IReadOnlyList<BatchItem> Items, bool[]? Staged)> _appendedSlices = new();
+    private readonly Queue<(int First, IReadOnlyList<BatchItem> Items, string?[]?[]? Staged)> _appendedSlices = new();
 
     /// <summary>
     /// Keeps an appended slice for the run, in place of any kept from its first position on (an append replaces what
-    /// was stored there), dropping the oldest beyond <see cref="MaxKeptSlices"/>.
+    /// was stored there), dropping the oldest beyond <see cref="MaxKeptSlices"/>. <paramref name="staged"/> holds the
+    /// column values of each item that runs staged (see <see cref="Operations.StagedCreates.MarkAsync"/>).
     /// </summary>
-    private void KeepSlice(int first, IReadOnlyList<BatchItem> items, bool[]? staged)
+    private void KeepSlice(int first, IReadOnlyList<BatchItem> items, string?[]?[]? staged)
     {
         var kept = _appendedSlices.Where(slice => slice.First < first).ToList();
         _appendedSlices.Clear();
@@ -60,8 +61,9 @@ public sealed partial class BatchGrain
             {
                 // The gateway sends items that name their batch already: copied only when one does not.
                 var operation = kept.Items[i].Operation;
+                var values = kept.Staged?[i];
                 run.Queue.Enqueue(new PendingItem(
-                    kept.First + i, ItemOutcome.Pending, operation.BatchId == BatchId ? operation : operation with { BatchId = BatchId }, kept.Staged?[i] == true));
+                    kept.First + i, ItemOutcome.Pending, operation.BatchId == BatchId ? operation : operation with { BatchId = BatchId }, values is not null, values));
             }
         }
 

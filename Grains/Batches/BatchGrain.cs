@@ -108,7 +108,7 @@ public sealed partial class BatchGrain(
         }
 
         var stagedItems = await staged.MarkAsync(items);
-        await store.AppendAsync(BatchId, firstSeq, items, stagedItems, sourceFields, cancellationToken);
+        await store.AppendAsync(BatchId, firstSeq, items, stagedItems?.Select(values => values is not null).ToArray(), sourceFields, cancellationToken);
         if (!sealedEarly)
         {
             Batch.Total = end;

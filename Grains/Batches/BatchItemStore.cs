@@ -18,7 +18,7 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
     /// <summary>The most items one page row holds.</summary>
     public const int PageItems = 1000;
 
-    private const string NoRanges = "'{}'::int4multirange";
+    internal const string NoRanges = "'{}'::int4multirange";
 
     /// <summary>The positions page <c>p</c> holds.</summary>
     private const string PageSpan = "int4multirange(int4range(p.first_seq, p.first_seq + p.item_count))";
@@ -61,8 +61,12 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
         FROM batch_item_pages p
         CROSS JOIN LATERAL unnest({string.Join(", ", arrays.Select(a => Shared.Contains(a.Array) ? SharedSql(a.Array) : $"p.{a.Array}"))})
             WITH ORDINALITY AS u({string.Join(", ", arrays.Select(a => a.Name))}, n)
-        WHERE p.batch_id = @batchId AND p.first_seq <= @to AND p.first_seq > @from - {PageItems} AND p.first_seq + p.item_count > @from + 1
+        WHERE {PagesInWindow}
         """;
+
+    /// <summary>The condition on page <c>p</c> that it holds positions after @from up to @to of batch @batchId.</summary>
+    internal static readonly string PagesInWindow =
+        $"p.batch_id = @batchId AND p.first_seq <= @to AND p.first_seq > @from - {PageItems} AND p.first_seq + p.item_count > @from + 1";
 
     /// <summary>
     /// Stores items at positions from <paramref name="firstSeq"/>, replacing any stored there or after (so a repeated
@@ -286,7 +290,11 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
 /// An item still to run; <paramref name="Prior"/> is what it was before a retry reset it. <paramref name="Staged"/>: a
 /// create the database runs from its stored body (see <see cref="Resources.IResourceHandler.Staged"/>).
 /// </summary>
-public sealed record PendingItem(int Seq, ItemOutcome Prior, OperationRequest Operation, bool Staged = false);
+/// <summary>
+/// An item to run; <paramref name="Staged"/> says its database runs it by itself, and <paramref name="StagedValues"/>
+/// holds the column values it stores when its batch still has them from checking it (not when read back from its page).
+/// </summary>
+public sealed record PendingItem(int Seq, ItemOutcome Prior, OperationRequest Operation, bool Staged = false, string?[]? StagedValues = null);
 
 /// <summary>A finished item; <paramref name="Recorded"/> says its result was stored with its effect.</summary>
 public sealed record FinishedItem(int Seq, ItemOutcome Prior, ItemOutcome Outcome, OperationResult Result, bool Recorded = false);

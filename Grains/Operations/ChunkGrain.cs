@@ -50,11 +50,12 @@ public sealed partial class ChunkGrain(OperationExecutor executor, StagedCreates
         return EncodedChunkResult.Of(new ChunkResult(results, answers.Recorded));
     }
 
-    public async Task<bool> CreateStagedAsync(string batchId, string path, IReadOnlyList<int> seqs, CancellationToken cancellationToken = default)
+    public async Task<bool> CreateStagedAsync(
+        string batchId, string path, IReadOnlyList<int> seqs, StagedRows? rows, CancellationToken cancellationToken = default)
     {
         using (metrics.StartOperations(seqs.Count))
         {
-            if (!await staged.TryRunAsync(batchId, path, seqs, cancellationToken))
+            if (!await staged.TryRunAsync(batchId, path, seqs, rows, cancellationToken))
             {
                 return false;
             }

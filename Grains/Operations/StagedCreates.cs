@@ -5,6 +5,7 @@ using Npgsql;
 using Orleans.Batch.Grains.Batches;
 using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Interfaces.Batches;
+using Orleans.Batch.Grains.Interfaces.Operations;
 using Orleans.Batch.Grains.Resources;
 
 namespace Orleans.Batch.Grains.Operations;
@@ -15,7 +16,7 @@ namespace Orleans.Batch.Grains.Operations;
 /// </summary>
 public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSource, DatabaseGate gate, IOptions<DatabaseOptions> options) : IDisposable
 {
-    private readonly ConcurrentDictionary<StagedCreate, string> _statements = new();
+    private readonly ConcurrentDictionary<(StagedCreate Create, bool GivenRows), string> _statements = new();
 
     /// <summary>The chunks of staged creates this silo runs at once (<see cref="DatabaseOptions.MaxStagedStatements"/>).</summary>
     private readonly SemaphoreSlim _statementSlots = new(
@@ -25,13 +26,14 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
     private const int MarkPartition = 1000;
 
     /// <summary>
-    /// Which of <paramref name="items"/> can run staged: valid creates, with their fields exactly as validated, without
-    /// an idempotency key or headers, not rejected on upload; null when none can. A large slice is checked a part per
-    /// core at once: the check parses and validates every body, and its batch stores nothing until it is done.
+    /// Which of <paramref name="items"/> can run staged, each with the column values it stores (null for one that cannot):
+    /// valid creates, with their fields exactly as validated, without an idempotency key or headers, not rejected on
+    /// upload; null when none can. A large slice is checked a part per core at once: the check parses and validates
+    /// every body, and its batch stores nothing until it is done.
     /// </summary>
-    public async Task<bool[]?> MarkAsync(IReadOnlyList<BatchItem> items)
+    public async Task<string?[]?[]?> MarkAsync(IReadOnlyList<BatchItem> items)
     {
-        var staged = new bool[items.Count];
+        var staged = new string?[]?[items.Count];
         var parts = Math.Min(Environment.ProcessorCount, (items.Count + MarkPartition - 1) / MarkPartition);
         if (parts <= 1)
         {
@@ -44,35 +46,43 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
                 Task.Run(() => Mark(items, staged, p * size, Math.Min(items.Count, (p + 1) * size)))));
         }
 
-        return Array.IndexOf(staged, true) >= 0 ? staged : null;
+        return Array.Exists(staged, values => values is not null) ? staged : null;
     }
 
-    private void Mark(IReadOnlyList<BatchItem> items, bool[] staged, int from, int to)
+    private void Mark(IReadOnlyList<BatchItem> items, string?[]?[] staged, int from, int to)
     {
         for (var i = from; i < to; i++)
         {
             var (operation, _, rejected) = items[i];
             staged[i] = rejected is null && operation is { IdempotencyKey: null, Headers: null or { Count: 0 } }
-                && router.StagedCollection(operation.Method, operation.Path, operation.Body) is not null;
+                ? router.StagedValues(operation.Method, operation.Path, operation.Body)
+                : null;
         }
     }
 
     /// <summary>
     /// Runs the staged creates at <paramref name="seqs"/> of batch <paramref name="batchId"/>, all posted to
-    /// <paramref name="path"/>, in one transaction with their result run. True when every one was created; false when
-    /// none was, for the caller to run them as items: a value was taken, another run finished one, or one is not staged.
+    /// <paramref name="path"/>, in one transaction with their result run: from <paramref name="rows"/> when given, else
+    /// from their stored bodies. True when every one was created; false when none was, for the caller to run them as
+    /// items: a value was taken, another run finished one, or one is not staged.
     /// </summary>
-    public async Task<bool> TryRunAsync(string batchId, string path, IReadOnlyList<int> seqs, CancellationToken cancellationToken)
+    public async Task<bool> TryRunAsync(string batchId, string path, IReadOnlyList<int> seqs, StagedRows? rows, CancellationToken cancellationToken)
     {
         if (router.StagedCreateAt(path) is not { } create)
         {
             return false;
         }
 
+        if (rows is not null && (rows.Columns.Length != create.Arity || Array.Exists(rows.Columns, column => column.Length != seqs.Count)))
+        {
+            throw new ArgumentException(
+                $"A chunk of {seqs.Count} staged creates of {path} needs {create.Arity} columns of as many values each.", nameof(rows));
+        }
+
         await _statementSlots.WaitAsync(cancellationToken);
         try
         {
-            return await RunAsync(create, batchId, seqs, cancellationToken);
+            return await RunAsync(create, batchId, seqs, rows, cancellationToken);
         }
         finally
         {
@@ -82,7 +92,7 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
 
     public void Dispose() => _statementSlots.Dispose();
 
-    private async Task<bool> RunAsync(StagedCreate create, string batchId, IReadOnlyList<int> seqs, CancellationToken cancellationToken)
+    private async Task<bool> RunAsync(StagedCreate create, string batchId, IReadOnlyList<int> seqs, StagedRows? rows, CancellationToken cancellationToken)
     {
         using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -90,7 +100,8 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
         var session = new DbSession(connection, transaction);
         try
         {
-            if (await connection.ExecuteAsync(session.Command(_statements.GetOrAdd(create, StagedRuns.Sql), StagedRuns.Parameters(batchId, seqs), cancellationToken)) != 1)
+            var sql = _statements.GetOrAdd((create, rows is not null), key => key.GivenRows ? StagedRuns.RowsSql(key.Create) : StagedRuns.Sql(key.Create));
+            if (await connection.ExecuteAsync(session.Command(sql, StagedRuns.Parameters(batchId, seqs, rows), cancellationToken)) != 1)
             {
                 await transaction.RollbackAsync(cancellationToken);
                 return false;

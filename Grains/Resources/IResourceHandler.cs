@@ -34,8 +34,11 @@ public interface IResourceHandler
     /// <summary>How the database runs this collection's creates from staged bodies by itself, or null when it does not.</summary>
     StagedCreate? Staged { get; }
 
-    /// <summary>Whether a create of <paramref name="body"/> can run as <see cref="Staged"/>: it is valid, and its fields need no trimming.</summary>
-    bool CanStage(JsonElement body);
+    /// <summary>
+    /// The values of <see cref="StagedCreate.Columns"/>, in order, that a create of <paramref name="body"/> stores, when it can
+    /// run as <see cref="Staged"/> (it is valid, and its fields need no trimming); else null.
+    /// </summary>
+    string?[]? StagedValues(JsonElement body);
 
     /// <summary>What a create of <paramref name="body"/> answered when the database gave its row <paramref name="id"/> at <paramref name="createdAt"/>.</summary>
     ResourceResponse RenderCreated(JsonElement body, long id, DateTime createdAt);

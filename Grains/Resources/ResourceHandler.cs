@@ -54,16 +54,20 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
     protected virtual TEntity Created(TFields fields, long id, DateTime createdAt) =>
         throw new NotSupportedException($"The {Noun} collection has no staged create.");
 
-    public bool CanStage(JsonElement body)
+    /// <summary>The values of <see cref="StagedCreate.Columns"/> that a staged create of <paramref name="fields"/> stores; only with <see cref="Staged"/>.</summary>
+    protected virtual string?[] StagedColumns(TFields fields) =>
+        throw new NotSupportedException($"The {Noun} collection has no staged create.");
+
+    public string?[]? StagedValues(JsonElement body)
     {
         if (Staged is null || body.ValueKind != JsonValueKind.Object)
         {
-            return false;
+            return null;
         }
 
         var reader = new FieldReader(body, partial: false);
-        ReadFields(reader, creating: true);
-        return reader.IsValid && reader.Verbatim;
+        var fields = ReadFields(reader, creating: true);
+        return reader.IsValid && reader.Verbatim ? StagedColumns(fields) : null;
     }
 
     public ResourceResponse RenderCreated(JsonElement body, long id, DateTime createdAt) => new(

@@ -98,10 +98,13 @@ public sealed class ResourceRouter
     /// <summary>How the database creates the rows posted to <paramref name="path"/> from staged bodies, or null when it does not.</summary>
     public StagedCreate? StagedCreateAt(string path) => StagingHandler("POST", path)?.Staged;
 
-    /// <summary>The collection whose database runs this operation from its staged body (<see cref="IResourceHandler.Staged"/>), or null.</summary>
-    public string? StagedCollection(string method, string path, string? body) =>
+    /// <summary>
+    /// The column values a create stores when its database runs it staged (<see cref="IResourceHandler.Staged"/>), or null
+    /// when it does not run that way.
+    /// </summary>
+    public string?[]? StagedValues(string method, string path, string? body) =>
         // Checked for every item a batch stores: the body is parsed only when the method and path can stage.
-        StagingHandler(method, path) is { } handler && Parse(body, out var root) is null && handler.CanStage(root) ? handler.Collection : null;
+        StagingHandler(method, path) is { } handler && Parse(body, out var root) is null ? handler.StagedValues(root) : null;
 
     /// <summary>The handler of a POST to a collection (no query) that stages its creates, or null.</summary>
     private IResourceHandler? StagingHandler(string method, string path) =>

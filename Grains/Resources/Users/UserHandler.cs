@@ -57,6 +57,8 @@ public sealed class UserHandler
 
     public override StagedCreate Staged { get; } = new("users", "email, name", "j->>'email', j->>'name'");
 
+    protected override string?[] StagedColumns(UserFields fields) => [fields.Email, fields.Name];
+
     protected override User Created(UserFields fields, long id, DateTime createdAt) => new(id, fields.Email!, fields.Name!, createdAt);
 
     protected override UserFields ReadFields(FieldReader fields, bool creating)

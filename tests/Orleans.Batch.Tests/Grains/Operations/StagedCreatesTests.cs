@@ -100,8 +100,8 @@ public sealed class StagedCreatesTests(ClusterFixture fixture)
         var (batchId, operations) = await StoreAsync(emails, staged: true);
         var staged = Services.GetRequiredService<StagedCreates>();
 
-        Assert.True(await staged.TryRunAsync(batchId, "/users", [0, 1, 2], CancellationToken.None));
-        Assert.False(await staged.TryRunAsync(batchId, "/users", [0, 1, 2], CancellationToken.None));
+        Assert.True(await staged.TryRunAsync(batchId, "/users", [0, 1, 2], null, CancellationToken.None));
+        Assert.False(await staged.TryRunAsync(batchId, "/users", [0, 1, 2], null, CancellationToken.None));
         var again = await Services.GetRequiredService<OperationExecutor>().ExecuteManyAsync(
             operations, new ItemLedger(batchId, [0, 1, 2]) { Resent = true }, CancellationToken.None);
 
@@ -123,7 +123,7 @@ public sealed class StagedCreatesTests(ClusterFixture fixture)
         var emails = new[] { Unique.Email("unmarked-0"), Unique.Email("unmarked-1") };
         var (batchId, _) = await StoreAsync(emails, staged: false);
 
-        Assert.False(await Services.GetRequiredService<StagedCreates>().TryRunAsync(batchId, "/users", [0, 1], CancellationToken.None));
+        Assert.False(await Services.GetRequiredService<StagedCreates>().TryRunAsync(batchId, "/users", [0, 1], null, CancellationToken.None));
 
         Assert.Equal(0, await fixture.Database.CountUsersAsync(emails));
         await using var connection = await fixture.Database.OpenConnectionAsync();
@@ -136,7 +136,7 @@ public sealed class StagedCreatesTests(ClusterFixture fixture)
         var emails = new[] { Unique.Email("retry-s0"), Unique.Email("retry-s1") };
         var (batchId, _) = await StoreAsync(emails, staged: true, extra: new OperationRequest("bad", "POST", "/users", """{"email":"nope","name":"X"}""", null, null));
         var store = Services.GetRequiredService<BatchItemStore>();
-        Assert.True(await Services.GetRequiredService<StagedCreates>().TryRunAsync(batchId, "/users", [0, 1], CancellationToken.None));
+        Assert.True(await Services.GetRequiredService<StagedCreates>().TryRunAsync(batchId, "/users", [0, 1], null, CancellationToken.None));
         var bad = new OperationRequest("bad", "POST", "/users", """{"email":"nope","name":"X"}""", null, batchId);
         await Services.GetRequiredService<OperationExecutor>().ExecuteManyAsync([bad], new ItemLedger(batchId, [2]) { Resent = false }, CancellationToken.None);
 
@@ -146,6 +146,47 @@ public sealed class StagedCreatesTests(ClusterFixture fixture)
         Assert.Equal([0, 1], results.Select(r => r.Seq));
         Assert.Equal(emails, results.Select(r => JsonDocument.Parse(r.Result.Body!).RootElement.GetProperty("email").GetString()));
         Assert.All(results, r => Assert.StartsWith("/users/", r.Result.Location));
+    }
+
+    [Fact]
+    public async Task TryRun_WithTheRowsGiven_CreatesThemInItemOrder_AndNeverTwice()
+    {
+        var emails = new[] { Unique.Email("rows-s0"), Unique.Email("rows-s1"), Unique.Email("rows-s2") };
+        var (batchId, _) = await StoreAsync(emails, staged: true);
+        var staged = Services.GetRequiredService<StagedCreates>();
+        var rows = new StagedRows([emails, ["Row 0", "Row 1", "Row 2"]]);
+
+        Assert.True(await staged.TryRunAsync(batchId, "/users", [0, 1, 2], rows, CancellationToken.None));
+        Assert.False(await staged.TryRunAsync(batchId, "/users", [0, 1, 2], rows, CancellationToken.None));
+
+        await using var connection = await fixture.Database.OpenConnectionAsync();
+        var created = (await connection.QueryAsync<(long Id, string Email, string Name)>(
+            "SELECT id, email, name FROM users WHERE email = ANY(@emails) ORDER BY id", new { emails })).ToList();
+        Assert.Equal(emails.Select((e, i) => (e, $"Row {i}")), created.Select(c => (c.Email, c.Name)));
+        var results = await Services.GetRequiredService<BatchItemStore>().ReadResultsAsync(batchId, -1, 3, 10, null, CancellationToken.None);
+        Assert.Equal(created.Select(c => $"/users/{c.Id}"), results.Select(r => r.Result.Location));
+        Assert.All(results, r => Assert.Equal(201, r.Result.Status));
+    }
+
+    [Fact]
+    public async Task TryRun_WithTheRowsGiven_ForItemsStoredWithoutTheStagedMark_RunsNothing()
+    {
+        var emails = new[] { Unique.Email("rows-unmarked-0"), Unique.Email("rows-unmarked-1") };
+        var (batchId, _) = await StoreAsync(emails, staged: false);
+
+        Assert.False(await Services.GetRequiredService<StagedCreates>().TryRunAsync(
+            batchId, "/users", [0, 1], new StagedRows([emails, ["A", "B"]]), CancellationToken.None));
+
+        Assert.Equal(0, await fixture.Database.CountUsersAsync(emails));
+    }
+
+    [Fact]
+    public async Task TryRun_WithRowsNotMatchingTheItems_Throws()
+    {
+        var staged = Services.GetRequiredService<StagedCreates>();
+
+        await Assert.ThrowsAsync<ArgumentException>(() => staged.TryRunAsync("any", "/users", [0, 1], new StagedRows([["a@example.com", "b@example.com"]]), CancellationToken.None));
+        await Assert.ThrowsAsync<ArgumentException>(() => staged.TryRunAsync("any", "/users", [0, 1], new StagedRows([["a@example.com"], ["A"]]), CancellationToken.None));
     }
 
     /// <summary>Stores creates of <paramref name="emails"/> (and <paramref name="extra"/>) as a new batch's items, marked staged or not.</summary>

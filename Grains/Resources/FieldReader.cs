@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
@@ -10,8 +11,12 @@ namespace Orleans.Batch.Grains.Resources;
 /// </summary>
 public sealed class FieldReader
 {
+    /// <summary>What ends a string of a flat body (see <see cref="Flat"/>): its closing quote, or what would need a parser.</summary>
+    private static readonly SearchValues<char> FlatStringStops = SearchValues.Create(
+        "\"\\" + string.Concat(Enumerable.Range(0, 0x20).Concat(Enumerable.Range(0xD800, 0x800)).Select(c => (char)c)));
+
     // A body has a handful of fields, so a list searched by name costs less than a dictionary built per body.
-    private readonly List<JsonProperty> _fields = [];
+    private readonly List<Field> _fields = [];
     private readonly bool _partial;
     private Dictionary<string, List<string>>? _errors;
 
@@ -20,8 +25,72 @@ public sealed class FieldReader
         _partial = partial;
         foreach (var property in body.EnumerateObject())
         {
-            _fields.Add(property);
+            _fields.Add(new Field(property, null, null));
         }
+    }
+
+    private FieldReader(bool partial) => _partial = partial;
+
+    /// <summary>
+    /// A reader of <paramref name="body"/> without parsing it, when it is a flat object of strings written without
+    /// whitespace, escapes, control characters or surrogates (<c>{"email":"ann@example.com","name":"Ann"}</c>, as a CSV
+    /// import writes its rows): it then reads as a parsed body would. Null for any other body, valid or not.
+    /// </summary>
+    public static FieldReader? Flat(string? body, bool partial)
+    {
+        if (body is not ['{', .., '}'])
+        {
+            return null;
+        }
+
+        var reader = new FieldReader(partial);
+        var at = 1;
+        if (at == body.Length - 1)
+        {
+            return reader;
+        }
+
+        while (true)
+        {
+            if (!FlatString(body, ref at, out var name) || body[at++] != ':' || !FlatString(body, ref at, out var value))
+            {
+                return null;
+            }
+
+            reader._fields.Add(new Field(default, name, value));
+            if (at == body.Length - 1)
+            {
+                return reader;
+            }
+
+            if (body[at++] != ',')
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads the string whose opening quote is at <paramref name="at"/>, leaving <paramref name="at"/> after its closing
+    /// one; false when there is none, or the string holds what only a parser reads (see <see cref="FlatStringStops"/>).
+    /// </summary>
+    private static bool FlatString(string body, ref int at, out string value)
+    {
+        value = "";
+        if (body[at] != '"')
+        {
+            return false;
+        }
+
+        var length = body.AsSpan(at + 1).IndexOfAny(FlatStringStops);
+        if (length < 0 || body[at + 1 + length] != '"')
+        {
+            return false;
+        }
+
+        value = body.Substring(at + 1, length);
+        at += length + 2;
+        return true;
     }
 
     public bool IsValid => _errors is null;
@@ -56,7 +125,7 @@ public sealed class FieldReader
             return null;
         }
 
-        if (value.ValueKind != JsonValueKind.String)
+        if (value.Kind != JsonValueKind.String)
         {
             AddError(name, "Must be a string.");
             return null;
@@ -65,7 +134,7 @@ public sealed class FieldReader
         string text;
         try
         {
-            var raw = value.GetString()!;
+            var raw = value.Text ?? value.Property.Value.GetString()!;
             text = raw.Trim();
             Verbatim &= text.Length == raw.Length;
         }
@@ -105,7 +174,7 @@ public sealed class FieldReader
             return null;
         }
 
-        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var number))
+        if (value.Kind != JsonValueKind.Number || !value.Property.Value.TryGetInt64(out var number))
         {
             AddError(name, "Must be a whole number.");
             return null;
@@ -122,7 +191,7 @@ public sealed class FieldReader
             return null;
         }
 
-        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out var number))
+        if (value.Kind != JsonValueKind.Number || !value.Property.Value.TryGetDecimal(out var number))
         {
             AddError(name, "Must be a number.");
             return null;
@@ -149,9 +218,9 @@ public sealed class FieldReader
         return true;
     }
 
-    private bool TryGet(string name, bool required, out JsonElement value)
+    private bool TryGet(string name, bool required, out Field value)
     {
-        if (!TryFind(name, out value) || value.ValueKind == JsonValueKind.Undefined)
+        if (!TryFind(name, out value) || value.Kind == JsonValueKind.Undefined)
         {
             if (required && !_partial)
             {
@@ -161,7 +230,7 @@ public sealed class FieldReader
             return false;
         }
 
-        if (value.ValueKind == JsonValueKind.Null)
+        if (value.Kind == JsonValueKind.Null)
         {
             if (!required && !_partial)
             {
@@ -176,14 +245,14 @@ public sealed class FieldReader
     }
 
     /// <summary>The field named <paramref name="name"/> in any case; of repeated names, the last, as a dictionary would keep it.</summary>
-    private bool TryFind(string name, out JsonElement value)
+    private bool TryFind(string name, out Field value)
     {
         for (var i = _fields.Count - 1; i >= 0; i--)
         {
             if (NameIs(_fields[i], name))
             {
-                value = _fields[i].Value;
-                Verbatim &= Ascii.Equals(JsonMarshal.GetRawUtf8PropertyName(_fields[i]), name)
+                value = _fields[i];
+                Verbatim &= (_fields[i].Name is { } flat ? string.Equals(flat, name, StringComparison.Ordinal) : Ascii.Equals(JsonMarshal.GetRawUtf8PropertyName(_fields[i].Property), name))
                     && !_fields.Take(i).Any(other => NameIs(other, name));
                 return true;
             }
@@ -194,14 +263,26 @@ public sealed class FieldReader
     }
 
     /// <summary>
-    /// Whether the property is named <paramref name="name"/> (ASCII, as every field is) in any case, compared on the
+    /// Whether the field is named <paramref name="name"/> (ASCII, as every field is) in any case, compared on a parsed
     /// name's UTF-8 bytes; only a name with escapes or characters beyond ASCII becomes a string to compare.
     /// </summary>
-    private static bool NameIs(JsonProperty property, string name)
+    private static bool NameIs(Field field, string name)
     {
+        if (field.Name is { } flat)
+        {
+            return string.Equals(flat, name, StringComparison.OrdinalIgnoreCase);
+        }
+
+        var property = field.Property;
         var raw = JsonMarshal.GetRawUtf8PropertyName(property);
         return Ascii.IsValid(raw) && raw.IndexOf((byte)'\\') < 0
             ? Ascii.EqualsIgnoreCase(raw, name)
             : string.Equals(property.Name, name, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>A field of the body: a parsed property, or a flat body's name and string (<see cref="Flat"/>).</summary>
+    private readonly record struct Field(JsonProperty Property, string? Name, string? Text)
+    {
+        public JsonValueKind Kind => Name is null ? Property.Value.ValueKind : JsonValueKind.String;
     }
 }

@@ -35,10 +35,10 @@ public interface IResourceHandler
     StagedCreate? Staged { get; }
 
     /// <summary>
-    /// The values of <see cref="StagedCreate.Columns"/>, in order, that a create of <paramref name="body"/> stores, when it can
-    /// run as <see cref="Staged"/> (it is valid, and its fields need no trimming); else null.
+    /// The values of <see cref="StagedCreate.Columns"/>, in order, that a create of the body <paramref name="fields"/> reads
+    /// stores, when it can run as <see cref="Staged"/> (it is valid, and its fields need no trimming); else null.
     /// </summary>
-    string?[]? StagedValues(JsonElement body);
+    string?[]? StagedValues(FieldReader fields);
 
     /// <summary>What a create of <paramref name="body"/> answered when the database gave its row <paramref name="id"/> at <paramref name="createdAt"/>.</summary>
     ResourceResponse RenderCreated(JsonElement body, long id, DateTime createdAt);

@@ -58,16 +58,15 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
     protected virtual string?[] StagedColumns(TFields fields) =>
         throw new NotSupportedException($"The {Noun} collection has no staged create.");
 
-    public string?[]? StagedValues(JsonElement body)
+    public string?[]? StagedValues(FieldReader fields)
     {
-        if (Staged is null || body.ValueKind != JsonValueKind.Object)
+        if (Staged is null)
         {
             return null;
         }
 
-        var reader = new FieldReader(body, partial: false);
-        var fields = ReadFields(reader, creating: true);
-        return reader.IsValid && reader.Verbatim ? StagedColumns(fields) : null;
+        var read = ReadFields(fields, creating: true);
+        return fields.IsValid && fields.Verbatim ? StagedColumns(read) : null;
     }
 
     public ResourceResponse RenderCreated(JsonElement body, long id, DateTime createdAt) => new(

@@ -103,8 +103,12 @@ public sealed class ResourceRouter
     /// when it does not run that way.
     /// </summary>
     public string?[]? StagedValues(string method, string path, string? body) =>
-        // Checked for every item a batch stores: the body is parsed only when the method and path can stage.
-        StagingHandler(method, path) is { } handler && Parse(body, out var root) is null ? handler.StagedValues(root) : null;
+        // Checked for every item a batch stores: the body is read only when the method and path can stage, and parsed
+        // only when it is not a flat object of plain strings, as an import's rows are.
+        StagingHandler(method, path) is not { } handler ? null
+        : FieldReader.Flat(body, partial: false) is { } flat ? handler.StagedValues(flat)
+        : Parse(body, out var root) is null ? handler.StagedValues(new FieldReader(root, partial: false))
+        : null;
 
     /// <summary>The handler of a POST to a collection (no query) that stages its creates, or null.</summary>
     private IResourceHandler? StagingHandler(string method, string path) =>

@@ -416,7 +416,7 @@ public sealed class FieldReaderTests
     {
         using var document = JsonDocument.Parse(body);
 
-        var values = new Orleans.Batch.Grains.Resources.Users.UserHandler().StagedValues(document.RootElement);
+        var values = new Orleans.Batch.Grains.Resources.Users.UserHandler().StagedValues(new FieldReader(document.RootElement, partial: false));
 
         Assert.Equal(staged ? ["ann@example.com", "Ann"] : null, values);
     }
@@ -436,7 +436,7 @@ public sealed class FieldReaderTests
     {
         using var document = JsonDocument.Parse("""{"sku":"S-1","name":"P","price":5}""");
 
-        Assert.Null(new Orleans.Batch.Grains.Resources.Products.ProductHandler().StagedValues(document.RootElement));
+        Assert.Null(new Orleans.Batch.Grains.Resources.Products.ProductHandler().StagedValues(new FieldReader(document.RootElement, partial: false)));
     }
 
     [Theory]

@@ -438,7 +438,7 @@ public sealed class ResourceRouterTests
 
         public StagedCreate? Staged => null;
 
-        public string?[]? StagedValues(JsonElement body) => null;
+        public string?[]? StagedValues(FieldReader fields) => null;
 
         public ResourceResponse RenderCreated(JsonElement body, long id, DateTime createdAt) => throw new NotSupportedException();
 

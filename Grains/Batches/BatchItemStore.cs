@@ -288,11 +288,9 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
 
 /// <summary>
 /// An item still to run; <paramref name="Prior"/> is what it was before a retry reset it. <paramref name="Staged"/>: a
-/// create the database runs from its stored body (see <see cref="Resources.IResourceHandler.Staged"/>).
-/// </summary>
-/// <summary>
-/// An item to run; <paramref name="Staged"/> says its database runs it by itself, and <paramref name="StagedValues"/>
-/// holds the column values it stores when its batch still has them from checking it (not when read back from its page).
+/// create the database runs by itself (see <see cref="Resources.IResourceHandler.Staged"/>), from
+/// <paramref name="StagedValues"/>, the column values its batch checked, when it still has them (not when the item was
+/// read back from its page), else from its stored body.
 /// </summary>
 public sealed record PendingItem(int Seq, ItemOutcome Prior, OperationRequest Operation, bool Staged = false, string?[]? StagedValues = null);
 

@@ -252,8 +252,10 @@ public sealed class FieldReader
             if (NameIs(_fields[i], name))
             {
                 value = _fields[i];
-                Verbatim &= (_fields[i].Name is { } flat ? string.Equals(flat, name, StringComparison.Ordinal) : Ascii.Equals(JsonMarshal.GetRawUtf8PropertyName(_fields[i].Property), name))
-                    && !_fields.Take(i).Any(other => NameIs(other, name));
+                var exact = _fields[i].Name is { } flat
+                    ? string.Equals(flat, name, StringComparison.Ordinal)
+                    : Ascii.Equals(JsonMarshal.GetRawUtf8PropertyName(_fields[i].Property), name);
+                Verbatim &= exact && !_fields.Take(i).Any(other => NameIs(other, name));
                 return true;
             }
         }

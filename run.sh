@@ -138,6 +138,13 @@ main() {
   ensure_tools
   mkdir -p "$STATE" "$LOGS"
   stop_leftovers "$STATE"
+  local i url ports=("PostgreSQL:$PG_PORT" "Redis:$REDIS_PORT")
+  for ((i = 1; i <= SILOS; i++)); do
+    ports+=("silo-$i:$((${BATCH_SILO_PORT_BASE:-11110} + i))" "silo-$i-gateway:$((${BATCH_GATEWAY_PORT_BASE:-30000} + i))")
+  done
+  url="$(local_url)"
+  [[ "${url##*:}" =~ ^[0-9]+$ ]] && ports+=("HTTP:${url##*:}")
+  require_free_ports "${ports[@]}"
 
   trap cleanup EXIT
   trap 'exit 130' INT
@@ -154,11 +161,9 @@ main() {
   [[ -f "$SILO_DLL" && -f "$GATEWAY_DLL" ]] || die "build output missing: $SILO_DLL / $GATEWAY_DLL"
 
   export_app_config
-  local i url
   for ((i = 1; i <= SILOS; i++)); do start_silo "$i"; done
   start_gateway
 
-  url="$(local_url)"
   log "waiting for $url/health"
   if ! wait_http "$url/health" 120 "${PIDS[gateway]}"; then
     show_log_tails

@@ -144,7 +144,7 @@ main() {
   done
   url="$(local_url)"
   [[ "${url##*:}" =~ ^[0-9]+$ ]] && ports+=("HTTP:${url##*:}")
-  require_free_ports "${ports[@]}"
+  require_free_ports "BATCH_PG_PORT, BATCH_REDIS_PORT, BATCH_SILO_PORT_BASE, BATCH_GATEWAY_PORT_BASE, --urls" "${ports[@]}"
 
   trap cleanup EXIT
   trap 'exit 130' INT

@@ -47,7 +47,7 @@ main() {
   ensure_tools
   mkdir -p "$STATE/logs"
   stop_leftovers "$STATE"
-  require_free_ports "PostgreSQL:$PG_PORT" "Redis:$REDIS_PORT"
+  require_free_ports "BATCH_TEST_PG_PORT, BATCH_TEST_REDIS_PORT" "PostgreSQL:$PG_PORT" "Redis:$REDIS_PORT"
   rm -rf "$RESULTS"
 
   trap cleanup EXIT

@@ -254,17 +254,19 @@ build_solution() {
 # port_in_use PORT: whether something on 127.0.0.1 accepts connections on PORT.
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# require_free_ports NAME:PORT...: dies naming each port another process already listens on (an earlier ./run.sh or
-# ./test.sh, or a process left from one), instead of starting next to it or failing later without saying why.
+# require_free_ports MOVE NAME:PORT...: dies naming each port another process already listens on (an earlier ./run.sh
+# or ./test.sh, or a process left from one), instead of starting next to it or failing later without saying why; MOVE
+# says how to choose other ports.
 require_free_ports() {
-  local entry busy=()
+  local move="$1" entry busy=()
+  shift
   for entry in "$@"; do
     if port_in_use "${entry##*:}"; then busy+=("${entry%:*} ${entry##*:}"); fi
   done
   ((${#busy[@]} == 0)) && return 0
   local list
   list="$(IFS=,; echo "${busy[*]}")"
-  die "port(s) already in use: ${list//,/, }. Another ./run.sh or ./test.sh (or a process left from one) holds them: stop it, or choose other ports (BATCH_PG_PORT, BATCH_REDIS_PORT, BATCH_SILO_PORT_BASE, BATCH_GATEWAY_PORT_BASE, --urls)."
+  die "port(s) already in use: ${list//,/, }. Another ./run.sh or ./test.sh (or a process left from one) holds them: stop it, or choose other ports ($move)."
 }
 
 stop_leftovers() {

@@ -40,8 +40,8 @@ public interface IResourceHandler
     /// </summary>
     string?[]? StagedValues(FieldReader fields);
 
-    /// <summary>What a create of <paramref name="body"/> answered when the database gave its row <paramref name="id"/> at <paramref name="createdAt"/>.</summary>
-    ResourceResponse RenderCreated(JsonElement body, long id, DateTime createdAt);
+    /// <summary>What a create of the body <paramref name="fields"/> reads answered when the database gave its row <paramref name="id"/> at <paramref name="createdAt"/>.</summary>
+    ResourceResponse RenderCreated(FieldReader fields, long id, DateTime createdAt);
 
     Task<ResourceResponse> GetAsync(DbSession session, long id, CancellationToken cancellationToken);
 

@@ -69,8 +69,8 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
         return fields.IsValid && fields.Verbatim ? StagedColumns(read) : null;
     }
 
-    public ResourceResponse RenderCreated(JsonElement body, long id, DateTime createdAt) => new(
-        201, ResourceJson.Serialize(Created(ReadFields(new FieldReader(body, partial: false), creating: true), id, createdAt)), $"/{Collection}/{id}");
+    public ResourceResponse RenderCreated(FieldReader fields, long id, DateTime createdAt) =>
+        new(201, ResourceJson.Serialize(Created(ReadFields(fields, creating: true), id, createdAt)), $"/{Collection}/{id}");
 
     protected abstract long IdOf(TEntity entity);
 

@@ -103,11 +103,23 @@ public sealed class ResourceRouter
     /// when it does not run that way.
     /// </summary>
     public string?[]? StagedValues(string method, string path, string? body) =>
-        // Checked for every item a batch stores: the body is read only when the method and path can stage, and parsed
-        // only when it is not a flat object of plain strings, as an import's rows are.
+        StagedBody(method, path, body) is { } staged ? staged.Handler.StagedValues(staged.Fields) : null;
+
+    /// <summary>What a staged create answered, given the row's id and time (see <see cref="IResourceHandler.RenderCreated"/>).</summary>
+    public ResourceResponse RenderCreated(string method, string path, string? body, long id, DateTime createdAt) =>
+        StagedBody(method, path, body) is { } staged
+            ? staged.Handler.RenderCreated(staged.Fields, id, createdAt)
+            : Problems.Internal($"Item {method} {path} was recorded as created but is not a staged create.");
+
+    /// <summary>
+    /// The handler of a create that can run staged, and its body's fields, or null. Read for every item a batch stores
+    /// and every staged answer read back: the body is read only when the method and path can stage, and parsed only
+    /// when it is not a flat object of plain strings, as an import's rows are.
+    /// </summary>
+    private (IResourceHandler Handler, FieldReader Fields)? StagedBody(string method, string path, string? body) =>
         StagingHandler(method, path) is not { } handler ? null
-        : FieldReader.Flat(body, partial: false) is { } flat ? handler.StagedValues(flat)
-        : Parse(body, out var root) is null ? handler.StagedValues(new FieldReader(root, partial: false))
+        : FieldReader.Flat(body, partial: false) is { } flat ? (handler, flat)
+        : Parse(body, out var root) is null ? (handler, new FieldReader(root, partial: false))
         : null;
 
     /// <summary>The handler of a POST to a collection (no query) that stages its creates, or null.</summary>
@@ -116,12 +128,6 @@ public sealed class ResourceRouter
             && Segments(path, out var collection, out _) == 1 && _handlers.TryGetValue(collection, out var handler) && handler.Staged is not null
             ? handler
             : null;
-
-    /// <summary>What a staged create answered, given the row's id and time (see <see cref="IResourceHandler.RenderCreated"/>).</summary>
-    public ResourceResponse RenderCreated(string method, string path, string? body, long id, DateTime createdAt) =>
-        Route(method, path, body).Creates is { } create
-            ? create.Handler.RenderCreated(create.Body, id, createdAt)
-            : Problems.Internal($"Item {method} {path} was recorded as created but is not a create.");
 
     /// <summary>Routes and, when the route needs the database, runs the operation on <paramref name="session"/>.</summary>
     public Task<ResourceResponse> RouteAsync(DbSession session, string method, string path, string? body, CancellationToken cancellationToken)

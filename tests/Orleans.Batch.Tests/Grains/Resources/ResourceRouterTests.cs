@@ -440,7 +440,7 @@ public sealed class ResourceRouterTests
 
         public string?[]? StagedValues(FieldReader fields) => null;
 
-        public ResourceResponse RenderCreated(JsonElement body, long id, DateTime createdAt) => throw new NotSupportedException();
+        public ResourceResponse RenderCreated(FieldReader fields, long id, DateTime createdAt) => throw new NotSupportedException();
 
         public Task<ResourceResponse> GetAsync(DbSession session, long id, CancellationToken cancellationToken) =>
             Record(new Call("Get", id));

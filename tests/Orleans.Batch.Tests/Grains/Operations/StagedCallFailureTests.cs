@@ -1,0 +1,66 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Dapper;
+using Orleans.Batch.Grains.Interfaces.Batches;
+using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Tests.Infrastructure;
+
+namespace Orleans.Batch.Tests.Grains.Operations;
+
+/// <summary>
+/// A chunk of staged creates whose call fails after its statement committed (the answer lost on the way back), on a
+/// cluster of its own: the batch sends the chunk again as items, which read the stored results, and nothing is created twice.
+/// </summary>
+public sealed class StagedCallFailureTests(StagedCallFailureTests.FailingCallFixture fixture) : IClassFixture<StagedCallFailureTests.FailingCallFixture>
+{
+    [Fact]
+    public async Task StagedCall_FailingAfterItsRun_ChunkRunsAsItems_AndEachRowIsCreatedOnce()
+    {
+        var batchId = $"staged-lost-{Unique.Token()}";
+        var emails = Enumerable.Range(0, 5).Select(i => Unique.Email($"lost{i}")).ToList();
+        var grain = fixture.Grains.GetGrain<IBatchGrain>(batchId);
+
+        await grain.StartAsync(new BatchRequest(
+            [.. emails.Select((e, i) => new OperationRequest($"u{i}", "POST", "/users", JsonSerializer.Serialize(new { email = e, name = $"Lost {i}" }), null, batchId))],
+            Concurrency: 2));
+        var final = await grain.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.NotNull(final);
+        Assert.True(LoseAnswers.Lost.ContainsKey(batchId), "the staged call of the batch must have been made, and its answer lost");
+        Assert.Equal((BatchStatus.Completed, emails.Count, 0), (final.Status, final.Succeeded, final.Failed));
+        Assert.Equal(emails.Count, await fixture.Database.CountUsersAsync(emails));
+        await using var connection = await fixture.Database.OpenConnectionAsync();
+        var ids = (await connection.QueryAsync<(string Email, long Id)>("SELECT email, id FROM users WHERE email = ANY(@emails)", new { emails }))
+            .ToDictionary(r => r.Email, r => r.Id);
+        var results = (await grain.GetResultsAsync(-1, 10, null))!.Items;
+        Assert.Equal(emails.Select(e => (201, $"/users/{ids[e]}")), results.Select(r => (r.Result.Status, r.Result.Location!)));
+    }
+
+    public sealed class FailingCallFixture() : ClusterFixture(silos: 1, typeof(LosingSilo));
+
+    private sealed class LosingSilo : ClusterFixture.SiloConfigurator
+    {
+        public override void Configure(ISiloBuilder siloBuilder)
+        {
+            base.Configure(siloBuilder);
+            siloBuilder.AddIncomingGrainCallFilter<LoseAnswers>();
+        }
+    }
+
+    /// <summary>Runs each staged call of a batch named <c>staged-lost-*</c>, then throws in place of its answer.</summary>
+    private sealed class LoseAnswers : IIncomingGrainCallFilter
+    {
+        public static readonly ConcurrentDictionary<string, int> Lost = new();
+
+        public async Task Invoke(IIncomingGrainCallContext context)
+        {
+            await context.Invoke();
+            if (context.InterfaceMethod?.Name == nameof(IChunkGrain.CreateStagedAsync)
+                && context.Request.GetArgument(0) is string batchId && batchId.StartsWith("staged-lost-", StringComparison.Ordinal))
+            {
+                Lost.AddOrUpdate(batchId, 1, (_, n) => n + 1);
+                throw new TimeoutException("The answer of a staged call was lost (injected).");
+            }
+        }
+    }
+}

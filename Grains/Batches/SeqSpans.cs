@@ -27,5 +27,5 @@ internal static class SeqSpans
 
     /// <summary>The multirange of spans given as the integer array parameters <paramref name="from"/> and <paramref name="to"/>.</summary>
     public static string Sql(string from, string to) =>
-        $"(SELECT coalesce(range_agg(int4range(l, u)), '{{}}'::int4multirange) FROM unnest({from}::integer[], {to}::integer[]) AS c(l, u))";
+        $"(SELECT coalesce(range_agg(int4range(l, u)), {BatchItemStore.NoRanges}) FROM unnest({from}::integer[], {to}::integer[]) AS c(l, u))";
 }

@@ -11,8 +11,9 @@ using Orleans.Batch.Grains.Resources;
 namespace Orleans.Batch.Grains.Operations;
 
 /// <summary>
-/// Creates that the database runs from their stored bodies by itself (<see cref="IResourceHandler.Staged"/>): they are
-/// checked when their batch stores them, and a chunk of them then travels as positions alone, and comes back as a count.
+/// Creates that the database runs by itself (<see cref="IResourceHandler.Staged"/>): they are checked when their batch
+/// stores them, and a chunk of them then travels as positions and the checked column values (positions alone when the
+/// batch read them back from their pages), and comes back as a yes or no.
 /// </summary>
 public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSource, DatabaseGate gate, IOptions<DatabaseOptions> options) : IDisposable
 {

@@ -25,8 +25,9 @@ CREATE TABLE IF NOT EXISTS batch_item_pages (
     retried          int4multirange NOT NULL DEFAULT '{}',
     PRIMARY KEY (batch_id, first_seq)
 );
--- staged holds the creates the database runs from their bodies by itself (checked valid, fields exactly as given, when
--- stored): their chunks send no items and get no rows back.
+-- staged holds the creates the database runs by itself (checked valid, fields exactly as given, when stored): their
+-- chunks send positions and the checked values (or, read back after a restart, positions alone, and the statement reads
+-- the bodies), and get no rows back.
 ALTER TABLE batch_item_pages ADD COLUMN IF NOT EXISTS staged int4multirange NOT NULL DEFAULT '{}';
 -- source_fields: for items with no source of their own, the fields of their body that are their input, in order (an
 -- import row's body is its fields, so the row is stored once).

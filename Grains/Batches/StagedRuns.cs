@@ -6,8 +6,9 @@ namespace Orleans.Batch.Grains.Batches;
 
 /// <summary>
 /// The statement that runs a chunk of staged creates inside the database: it inserts a row for each item, and writes
-/// the chunk's result run with the rows' ids (ascending, as the rows were inserted in the items' order, so the i-th id is
-/// the i-th item's) and their transaction's time. The rows' values come from the items' bodies read from their pages
+/// the chunk's result run with the rows' ids and their transaction's time. The rows are inserted in the items' order, and
+/// their ids are aggregated in the order the insert returned them, so the i-th id is the i-th item's: sorting them by
+/// value would give the same array (ids ascend in insertion order) at an eighth of the statement's cost. The rows' values come from the items' bodies read from their pages
 /// or, given as <see cref="StagedRows"/>, from parameters @c0, @c1, ... (one array per column). It writes no run, and
 /// the caller rolls back, when it does not find every item staged; it fails as a whole on any violated constraint.
 /// Takes @batchId, @from, @to (the items lie after @from up to @to), @count, @coverFrom and @coverTo (their spans), and
@@ -23,7 +24,7 @@ internal static class StagedRuns
         ins AS (INSERT INTO {create.Table} ({create.Columns}) SELECT {create.Values} FROM src ORDER BY seq RETURNING id)
         {InsertRun("s.seqs", "s.seqs[1]")}
         FROM (SELECT array_agg(seq ORDER BY seq) AS seqs, count(*) AS n FROM src) AS s,
-             (SELECT array_agg(id ORDER BY id) AS ids, count(*) AS n FROM ins) AS i
+             (SELECT array_agg(id) AS ids, count(*) AS n FROM ins) AS i
         WHERE s.n = @count AND i.n = @count
         """;
 
@@ -42,7 +43,7 @@ internal static class StagedRuns
                 FROM staged, unnest({string.Join(", ", columns.Select(c => $"@{c}::text[]"))}) WITH ORDINALITY AS v({string.Join(", ", columns)}, n)
                 ORDER BY v.n RETURNING id)
             {InsertRun("@seqs::integer[]", "@seqs[1]")}
-            FROM (SELECT array_agg(id ORDER BY id) AS ids, count(*) AS n FROM ins) AS i
+            FROM (SELECT array_agg(id) AS ids, count(*) AS n FROM ins) AS i
             WHERE i.n = @count
             """;
     }

@@ -8,6 +8,13 @@ namespace Orleans.Batch.Grains.Batches;
 public sealed partial class BatchGrain
 {
     private const int MaxUnwrittenFlushes = 8;
+
+    /// <summary>
+    /// The bound for results already stored with their effects, in slices: a checkpoint only counts them, and each is a
+    /// position and a status, so a run keeps on while many more of them wait for the checkpoint in flight.
+    /// </summary>
+    private const int MaxUncountedFlushes = 64;
+
     private const int ChunkAttempts = 6;
     private static readonly TimeSpan ChunkRetryDelay = TimeSpan.FromSeconds(1);
 
@@ -102,6 +109,7 @@ public sealed partial class BatchGrain
                 var result = answer.Results[i];
                 var outcome = result.Succeeded ? ItemOutcome.Succeeded : ItemOutcome.Failed;
                 run.Finished.Add(new FinishedItem(chunk[i].Seq, chunk[i].Prior, outcome, result, answer.Recorded[i]));
+                run.Unwritten += answer.Recorded[i] ? 0 : 1;
             }
 
             if (run.Finished.Count >= options.Value.FlushSize)
@@ -114,7 +122,8 @@ public sealed partial class BatchGrain
     /// <summary>
     /// Starts a checkpoint in the background so workers go on running items while results are written; a
     /// checkpoint writes everything finished so far in one statement. A worker waits only when the results
-    /// not yet written reach <see cref="MaxUnwrittenFlushes"/> slices, which bounds memory.
+    /// not yet written reach <see cref="MaxUnwrittenFlushes"/> slices, or those finished and not yet counted
+    /// <see cref="MaxUncountedFlushes"/>, which bounds memory.
     /// </summary>
     private Task FlushAsync(RunContext run)
     {
@@ -123,7 +132,8 @@ public sealed partial class BatchGrain
             run.Flush = CheckpointAsync(run);
         }
 
-        return run.Finished.Count >= options.Value.FlushSize * MaxUnwrittenFlushes ? run.Flush : Task.CompletedTask;
+        var size = options.Value.FlushSize;
+        return run.Unwritten >= size * MaxUnwrittenFlushes || run.Finished.Count >= size * MaxUncountedFlushes ? run.Flush : Task.CompletedTask;
     }
 
     /// <summary>The item and the fetched items right after it that create, update, or delete, the same resource, up to the chunk size.</summary>
@@ -305,6 +315,7 @@ public sealed partial class BatchGrain
 
             var finished = run.Finished;
             run.Finished = [];
+            run.Unwritten = 0;
             if (finished.Count > 0)
             {
                 await store.SaveResultsAsync(BatchId, finished, CancellationToken.None);
@@ -353,6 +364,9 @@ public sealed partial class BatchGrain
         public Queue<PendingItem> Queue { get; } = new();
 
         public List<FinishedItem> Finished { get; set; } = [];
+
+        /// <summary>How many of <see cref="Finished"/> a checkpoint writes: those whose results were not stored with their effects.</summary>
+        public int Unwritten { get; set; }
 
         public Task? Fetch { get; set; }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
 using Orleans.Batch.Grains.Resources;
@@ -15,7 +16,16 @@ public sealed partial class BatchGrain
     /// </summary>
     private const int MaxUncountedFlushes = 64;
 
+    /// <summary>How long results stored with their effects may wait to be counted by a checkpoint (progress moves in such steps).</summary>
+    private static readonly TimeSpan CountInterval = TimeSpan.FromMilliseconds(250);
+
     private const int ChunkAttempts = 6;
+
+    /// <summary>How often one run goes over its pending items before it gives up on items without a result.</summary>
+    private const int MaxRunPasses = 3;
+
+    /// <summary>Staged chunks this activation saw committed, and how many of them a commit that waits for the disk has covered since.</summary>
+    private long _stagedCommits, _stagedDurable;
     private static readonly TimeSpan ChunkRetryDelay = TimeSpan.FromSeconds(1);
 
     private readonly SemaphoreSlim _checkpointLock = new(1, 1);
@@ -46,31 +56,52 @@ public sealed partial class BatchGrain
                 () => run.Abandoned ? Task.CompletedTask : CheckpointAsync(run),
                 new GrainTimerCreationOptions(options.Value.HeartbeatInterval, options.Value.HeartbeatInterval) { Interleave = true, KeepAlive = true });
 
-            var workers = new Task[Math.Max(1, Batch.Concurrency)];
-            for (var w = 0; w < workers.Length; w++)
+            for (var pass = 1; ; pass++)
             {
-                workers[w] = WorkAsync(run, w);
+                var workers = new Task[Math.Max(1, Batch.Concurrency)];
+                for (var w = 0; w < workers.Length; w++)
+                {
+                    workers[w] = WorkAsync(run, w);
+                }
+
+                await Task.WhenAll(workers);
+                if (run.Flush is { } flush)
+                {
+                    await flush;
+                }
+
+                await CheckpointAsync(run);
+                if (run.Abandoned)
+                {
+                    return;
+                }
+
+                if (Batch.CancelRequested)
+                {
+                    await EndCancelledAsync(CancellationToken.None);
+                    return;
+                }
+
+                await ReconcileAsync(CancellationToken.None);
+                var missing = Batch.Total - (Batch.Succeeded + Batch.Failed + Batch.Cancelled);
+                if (missing <= 0)
+                {
+                    break;
+                }
+
+                // Items ran but have no stored result: a staged chunk's commit, which does not wait for the disk, was
+                // lost with the database. Their effects went with it, so they run again; a run that cannot complete them
+                // stops here and its reminder resumes the batch.
+                LogItemsWithoutResults(BatchId, missing, pass);
+                if (pass == MaxRunPasses)
+                {
+                    throw new InvalidOperationException($"Batch {BatchId} still has {missing} items without a result after {pass} passes.");
+                }
+
+                _appendedSlices.Clear();
+                run.Restart();
             }
 
-            await Task.WhenAll(workers);
-            if (run.Flush is { } flush)
-            {
-                await flush;
-            }
-
-            await CheckpointAsync(run);
-            if (run.Abandoned)
-            {
-                return;
-            }
-
-            if (Batch.CancelRequested)
-            {
-                await EndCancelledAsync(CancellationToken.None);
-                return;
-            }
-
-            await ReconcileAsync(CancellationToken.None);
             // An upload that stopped part way ends the batch failed, with the reason, once it ran what it holds.
             Batch.Status = Batch.FailureReason is null ? BatchStatus.Completed : BatchStatus.Failed;
             Batch.ResumeAttempts = 0;
@@ -121,19 +152,22 @@ public sealed partial class BatchGrain
 
     /// <summary>
     /// Starts a checkpoint in the background so workers go on running items while results are written; a
-    /// checkpoint writes everything finished so far in one statement. A worker waits only when the results
-    /// not yet written reach <see cref="MaxUnwrittenFlushes"/> slices, or those finished and not yet counted
-    /// <see cref="MaxUncountedFlushes"/>, which bounds memory.
+    /// checkpoint writes everything finished so far in one statement. Results already stored with their effects
+    /// only need counting, which waits for <see cref="CountInterval"/> since the last checkpoint: each checkpoint is a
+    /// commit that waits for the disk. A worker waits only when the results not yet written reach
+    /// <see cref="MaxUnwrittenFlushes"/> slices, or those finished and not yet counted <see cref="MaxUncountedFlushes"/>,
+    /// which bounds memory.
     /// </summary>
     private Task FlushAsync(RunContext run)
     {
-        if (run.Flush is null || run.Flush.IsCompleted)
+        var size = options.Value.FlushSize;
+        var crowded = run.Unwritten >= size * MaxUnwrittenFlushes || run.Finished.Count >= size * MaxUncountedFlushes;
+        if ((run.Flush is null || run.Flush.IsCompleted) && (crowded || run.Unwritten >= size || run.SinceCheckpoint.Elapsed >= CountInterval))
         {
             run.Flush = CheckpointAsync(run);
         }
 
-        var size = options.Value.FlushSize;
-        return run.Unwritten >= size * MaxUnwrittenFlushes || run.Finished.Count >= size * MaxUncountedFlushes ? run.Flush : Task.CompletedTask;
+        return crowded ? run.Flush! : Task.CompletedTask;
     }
 
     /// <summary>The item and the fetched items right after it that create, update, or delete, the same resource, up to the chunk size.</summary>
@@ -250,6 +284,7 @@ public sealed partial class BatchGrain
             {
                 if (await executor.CreateStagedAsync(BatchId, chunk[0].Operation.Path, seqs, StagedRowsOf(chunk)))
                 {
+                    _stagedCommits++;
                     return new ChunkResult([.. chunk.Select(item => new OperationResult(item.Operation.Id, 201, null, null))], [.. chunk.Select(_ => true)]);
                 }
             }
@@ -316,6 +351,7 @@ public sealed partial class BatchGrain
             var finished = run.Finished;
             run.Finished = [];
             run.Unwritten = 0;
+            run.SinceCheckpoint.Restart();
             if (finished.Count > 0)
             {
                 await store.SaveResultsAsync(BatchId, finished, CancellationToken.None);
@@ -329,7 +365,9 @@ public sealed partial class BatchGrain
             }
 
             Batch.HeartbeatAt = Batch.UpdatedAt = DateTimeOffset.UtcNow;
+            var covered = _stagedCommits;
             await state.WriteStateAsync();
+            _stagedDurable = Math.Max(_stagedDurable, covered);
         }
         catch
         {
@@ -368,6 +406,8 @@ public sealed partial class BatchGrain
         /// <summary>How many of <see cref="Finished"/> a checkpoint writes: those whose results were not stored with their effects.</summary>
         public int Unwritten { get; set; }
 
+        public Stopwatch SinceCheckpoint { get; } = Stopwatch.StartNew();
+
         public Task? Fetch { get; set; }
 
         public Task? Flush { get; set; }
@@ -379,5 +419,13 @@ public sealed partial class BatchGrain
         public bool Abandoned { get; private set; }
 
         public void Abandon() => Abandoned = true;
+
+        /// <summary>Starts over from the first item: the next fetches read what is still pending from the stored pages.</summary>
+        public void Restart()
+        {
+            Queue.Clear();
+            After = -1;
+            Exhausted = false;
+        }
     }
 }

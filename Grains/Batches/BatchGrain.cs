@@ -193,6 +193,15 @@ public sealed partial class BatchGrain(
             return null;
         }
 
+        if (_stagedDurable < _stagedCommits)
+        {
+            // Staged chunks commit without waiting for the disk (Database:SynchronousStagedCommits): a commit that waits
+            // makes them durable before any of their results is served.
+            var covered = _stagedCommits;
+            await WriteStateLockedAsync(cancellationToken);
+            _stagedDurable = Math.Max(_stagedDurable, covered);
+        }
+
         var items = await store.ReadResultsAsync(BatchId, after, Batch.Total, limit, outcome, cancellationToken);
         return new BatchResultsPage(Progress(), items, items.Count == limit && limit > 0 ? items[^1].Seq : null);
     }

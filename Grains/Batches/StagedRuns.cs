@@ -16,6 +16,10 @@ namespace Orleans.Batch.Grains.Batches;
 /// </summary>
 internal static class StagedRuns
 {
+    /// <summary>The statement for <paramref name="create"/>, from given rows or from the pages, committing without waiting for the disk unless <paramref name="synchronous"/>.</summary>
+    public static string Statement(StagedCreate create, bool givenRows, bool synchronous) =>
+        (synchronous ? "" : "SET LOCAL synchronous_commit = off;\n") + (givenRows ? RowsSql(create) : Sql(create));
+
     public static string Sql(StagedCreate create) => $"""
         WITH cover AS (SELECT {SeqSpans.Sql("@coverFrom", "@coverTo")} AS m),
         src AS (

@@ -25,6 +25,14 @@ public sealed class DatabaseOptions : ISelfValidating
     /// </summary>
     public int MaxStagedStatements { get; set; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// Whether a chunk of staged creates waits for its commit to reach the disk (default false). When it does not, its
+    /// rows and results are durable with the next commit that waits (the batch's next checkpoint, or any other), and
+    /// within three times PostgreSQL's <c>wal_writer_delay</c> in any case: a database crash in between loses the chunk's
+    /// rows and results together, and the batch runs those items again. Results a batch serves while it runs are flushed first.
+    /// </summary>
+    public bool SynchronousStagedCommits { get; set; }
+
     /// <summary>Connections kept free for grain storage and health checks (default 4).</summary>
     public int ReservedConnections { get; set; } = 4;
 

@@ -101,7 +101,8 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
         var session = new DbSession(connection, transaction);
         try
         {
-            var sql = _statements.GetOrAdd((create, rows is not null), key => key.GivenRows ? StagedRuns.RowsSql(key.Create) : StagedRuns.Sql(key.Create));
+            var sql = _statements.GetOrAdd(
+                (create, rows is not null), key => StagedRuns.Statement(key.Create, key.GivenRows, options.Value.SynchronousStagedCommits));
             if (await connection.ExecuteAsync(session.Command(sql, StagedRuns.Parameters(batchId, seqs, rows), cancellationToken)) != 1)
             {
                 await transaction.RollbackAsync(cancellationToken);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Dapper;
+using Npgsql;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
 using Orleans.Batch.Tests.Infrastructure;
@@ -10,23 +11,43 @@ namespace Orleans.Batch.Tests.Grains.Operations;
 /// <summary>
 /// A chunk of staged creates whose call fails after its statement committed (the answer lost on the way back), on a
 /// cluster of its own: the batch sends the chunk again as items, which read the stored results, and nothing is created twice.
+/// And one whose commit is lost after it answered (a database crash before a commit that does not wait for the disk
+/// reached it): the batch finds its items without results at the end and runs them again.
 /// </summary>
 public sealed class StagedCallFailureTests(StagedCallFailureTests.FailingCallFixture fixture) : IClassFixture<StagedCallFailureTests.FailingCallFixture>
 {
     [Fact]
     public async Task StagedCall_FailingAfterItsRun_ChunkRunsAsItems_AndEachRowIsCreatedOnce()
     {
-        var batchId = $"staged-lost-{Unique.Token()}";
-        var emails = Enumerable.Range(0, 5).Select(i => Unique.Email($"lost{i}")).ToList();
+        var batchId = await RunFiveCreatesAsync("staged-lost-");
+
+        Assert.True(LoseAnswers.Lost.ContainsKey(batchId), "the staged call of the batch must have been made, and its answer lost");
+    }
+
+    [Fact]
+    public async Task StagedChunk_LostAfterItsAnswer_RunsAgainBeforeTheBatchCompletes_AndEachRowIsCreatedOnce()
+    {
+        var batchId = await RunFiveCreatesAsync("staged-vanish-");
+
+        Assert.True(LoseAnswers.Vanished.ContainsKey(batchId), "the staged chunk of the batch must have run, and its rows and results been taken back");
+    }
+
+    /// <summary>
+    /// Runs a batch of five staged creates named <paramref name="prefix"/>..., and checks that it completed with each user
+    /// created once and each result a 201 with that user's location.
+    /// </summary>
+    private async Task<string> RunFiveCreatesAsync(string prefix)
+    {
+        var batchId = $"{prefix}{Unique.Token()}";
+        var emails = Enumerable.Range(0, 5).Select(i => Unique.Email($"{prefix}{i}")).ToList();
         var grain = fixture.Grains.GetGrain<IBatchGrain>(batchId);
 
         await grain.StartAsync(new BatchRequest(
-            [.. emails.Select((e, i) => new OperationRequest($"u{i}", "POST", "/users", JsonSerializer.Serialize(new { email = e, name = $"Lost {i}" }), null, batchId))],
+            [.. emails.Select((e, i) => new OperationRequest($"u{i}", "POST", "/users", JsonSerializer.Serialize(new { email = e, name = $"User {i}" }), null, batchId))],
             Concurrency: 2));
         var final = await grain.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.NotNull(final);
-        Assert.True(LoseAnswers.Lost.ContainsKey(batchId), "the staged call of the batch must have been made, and its answer lost");
         Assert.Equal((BatchStatus.Completed, emails.Count, 0), (final.Status, final.Succeeded, final.Failed));
         Assert.Equal(emails.Count, await fixture.Database.CountUsersAsync(emails));
         await using var connection = await fixture.Database.OpenConnectionAsync();
@@ -34,6 +55,7 @@ public sealed class StagedCallFailureTests(StagedCallFailureTests.FailingCallFix
             .ToDictionary(r => r.Email, r => r.Id);
         var results = (await grain.GetResultsAsync(-1, 10, null))!.Items;
         Assert.Equal(emails.Select(e => (201, $"/users/{ids[e]}")), results.Select(r => (r.Result.Status, r.Result.Location!)));
+        return batchId;
     }
 
     public sealed class FailingCallFixture() : ClusterFixture(silos: 1, typeof(LosingSilo));
@@ -47,19 +69,39 @@ public sealed class StagedCallFailureTests(StagedCallFailureTests.FailingCallFix
         }
     }
 
-    /// <summary>Runs each staged call of a batch named <c>staged-lost-*</c>, then throws in place of its answer.</summary>
-    private sealed class LoseAnswers : IIncomingGrainCallFilter
+    /// <summary>
+    /// Runs each staged call of a batch named <c>staged-lost-*</c>, then throws in place of its answer. The first staged
+    /// call of a batch named <c>staged-vanish-*</c> answers, and its rows and result run are then deleted: what a
+    /// database crash does to a commit that did not wait for the disk.
+    /// </summary>
+    private sealed class LoseAnswers(NpgsqlDataSource database) : IIncomingGrainCallFilter
     {
         public static readonly ConcurrentDictionary<string, int> Lost = new();
+
+        public static readonly ConcurrentDictionary<string, int> Vanished = new();
 
         public async Task Invoke(IIncomingGrainCallContext context)
         {
             await context.Invoke();
-            if (context.InterfaceMethod?.Name == nameof(IChunkGrain.CreateStagedAsync)
-                && context.Request.GetArgument(0) is string batchId && batchId.StartsWith("staged-lost-", StringComparison.Ordinal))
+            if (context.InterfaceMethod?.Name != nameof(IChunkGrain.CreateStagedAsync) || context.Request.GetArgument(0) is not string batchId)
+            {
+                return;
+            }
+
+            if (batchId.StartsWith("staged-lost-", StringComparison.Ordinal))
             {
                 Lost.AddOrUpdate(batchId, 1, (_, n) => n + 1);
                 throw new TimeoutException("The answer of a staged call was lost (injected).");
+            }
+
+            if (batchId.StartsWith("staged-vanish-", StringComparison.Ordinal) && context.Response?.Result is true && Vanished.TryAdd(batchId, 1))
+            {
+                await using var command = database.CreateCommand("""
+                    WITH r AS (DELETE FROM batch_result_runs WHERE batch_id = $1 AND NOT preset RETURNING created_ids)
+                    DELETE FROM users WHERE id IN (SELECT unnest(created_ids) FROM r)
+                    """);
+                command.Parameters.AddWithValue(batchId);
+                Assert.Equal(5, await command.ExecuteNonQueryAsync());
             }
         }
     }

@@ -5,9 +5,11 @@ using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Batch.Grains.Batches;
+using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
 using Orleans.Batch.Grains.Operations;
+using Orleans.Batch.Grains.Resources;
 using Orleans.Batch.Tests.Infrastructure;
 using Orleans.TestingHost;
 
@@ -178,6 +180,17 @@ public sealed class StagedCreatesTests(ClusterFixture fixture)
             batchId, "/users", [0, 1], new StagedRows([emails, ["A", "B"]]), CancellationToken.None));
 
         Assert.Equal(0, await fixture.Database.CountUsersAsync(emails));
+    }
+
+    [Fact]
+    public void Statement_CommitsWithoutWaitingForTheDisk_UnlessSetToWait()
+    {
+        var create = Services.GetRequiredService<ResourceRouter>().StagedCreateAt("/users")!;
+
+        Assert.False(new DatabaseOptions().SynchronousStagedCommits);
+        Assert.StartsWith("SET LOCAL synchronous_commit = off;", StagedRuns.Statement(create, givenRows: true, synchronous: false), StringComparison.Ordinal);
+        Assert.StartsWith("SET LOCAL synchronous_commit = off;", StagedRuns.Statement(create, givenRows: false, synchronous: false), StringComparison.Ordinal);
+        Assert.DoesNotContain("synchronous_commit", StagedRuns.Statement(create, givenRows: true, synchronous: true), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -15,7 +15,11 @@ namespace Orleans.Batch.Tests.Process;
 /// </summary>
 public sealed class RunScriptCrashTests(ITestOutputHelper output)
 {
-    private const int Rows = 20_000;
+    /// <summary>
+    /// Enough rows that the run, one chunk at a time, is still early at its first count of progress (results stored
+    /// with their effects are counted at most every 250 ms, and a quarter of a second runs about 12,000 of them).
+    /// </summary>
+    private const int Rows = 60_000;
     // Below the ephemeral range (32768 and up), so no outgoing connection of the test run can be holding them.
     private const int PgPort = 25512;
     private const int RedisPort = 26459;

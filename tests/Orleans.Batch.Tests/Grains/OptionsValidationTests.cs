@@ -189,7 +189,7 @@ public sealed class OptionsValidationTests
 
         Assert.Empty(options.Validate());
         Assert.Equal(16, options.DefaultConcurrency);
-        Assert.Equal(2000, options.ChunkSize);
+        Assert.Equal(5000, options.ChunkSize);
         Assert.Equal(64, options.MaxConcurrency);
         Assert.Equal(TimeSpan.FromSeconds(10), options.MaxWait);
     }

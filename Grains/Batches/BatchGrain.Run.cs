@@ -20,13 +20,13 @@ public sealed partial class BatchGrain
     private static readonly TimeSpan CountInterval = TimeSpan.FromMilliseconds(250);
 
     private const int ChunkAttempts = 6;
+    private static readonly TimeSpan ChunkRetryDelay = TimeSpan.FromSeconds(1);
 
     /// <summary>How often one run goes over its pending items before it gives up on items without a result.</summary>
     private const int MaxRunPasses = 3;
 
-    /// <summary>Staged chunks this activation saw committed, and how many of them a commit that waits for the disk has covered since.</summary>
+    /// <summary>Staged chunks this activation saw committed, and how many of them a state write (a commit that waits for the disk) has covered since.</summary>
     private long _stagedCommits, _stagedDurable;
-    private static readonly TimeSpan ChunkRetryDelay = TimeSpan.FromSeconds(1);
 
     private readonly SemaphoreSlim _checkpointLock = new(1, 1);
     private RunContext? _run;
@@ -365,9 +365,7 @@ public sealed partial class BatchGrain
             }
 
             Batch.HeartbeatAt = Batch.UpdatedAt = DateTimeOffset.UtcNow;
-            var covered = _stagedCommits;
-            await state.WriteStateAsync();
-            _stagedDurable = Math.Max(_stagedDurable, covered);
+            await WriteStateCoveringStagedAsync(CancellationToken.None);
         }
         catch
         {
@@ -378,6 +376,17 @@ public sealed partial class BatchGrain
         {
             _checkpointLock.Release();
         }
+    }
+
+    /// <summary>
+    /// Writes the state, a commit that waits for the disk: the staged chunks committed before it, which did not wait,
+    /// are then durable too.
+    /// </summary>
+    private async Task WriteStateCoveringStagedAsync(CancellationToken cancellationToken)
+    {
+        var covered = _stagedCommits;
+        await state.WriteStateAsync(cancellationToken);
+        _stagedDurable = Math.Max(_stagedDurable, covered);
     }
 
     private void Count(ItemOutcome outcome, int delta)

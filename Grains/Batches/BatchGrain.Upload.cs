@@ -113,7 +113,7 @@ public sealed partial class BatchGrain
         await _checkpointLock.WaitAsync(cancellationToken);
         try
         {
-            await state.WriteStateAsync(cancellationToken);
+            await WriteStateCoveringStagedAsync(cancellationToken);
         }
         finally
         {

@@ -195,11 +195,9 @@ public sealed partial class BatchGrain(
 
         if (_stagedDurable < _stagedCommits)
         {
-            // Staged chunks commit without waiting for the disk (Database:SynchronousStagedCommits): a commit that waits
-            // makes them durable before any of their results is served.
-            var covered = _stagedCommits;
+            // Staged chunks commit without waiting for the disk (Database:SynchronousStagedCommits): a state write makes
+            // them durable before any of their results is served.
             await WriteStateLockedAsync(cancellationToken);
-            _stagedDurable = Math.Max(_stagedDurable, covered);
         }
 
         var items = await store.ReadResultsAsync(BatchId, after, Batch.Total, limit, outcome, cancellationToken);

@@ -8,8 +8,9 @@ namespace Orleans.Batch.Grains.Batches;
 /// The statement that runs a chunk of staged creates inside the database: it inserts a row for each item, and writes
 /// the chunk's result run with the rows' ids and their transaction's time. The rows are inserted in the items' order, and
 /// their ids are aggregated in the order the insert returned them, so the i-th id is the i-th item's: sorting them by
-/// value would give the same array (ids ascend in insertion order) at an eighth of the statement's cost. The rows' values come from the items' bodies read from their pages
-/// or, given as <see cref="StagedRows"/>, from parameters @c0, @c1, ... (one array per column). It writes no run, and
+/// value would give the same array (ids ascend in insertion order) at an eighth of the statement's cost. The rows'
+/// values come from the items' bodies read from their pages or, given as <see cref="StagedRows"/>, from parameters
+/// @c0, @c1, ... (one array per column). It writes no run, and
 /// the caller rolls back, when it does not find every item staged; it fails as a whole on any violated constraint.
 /// Takes @batchId, @from, @to (the items lie after @from up to @to), @count, @coverFrom and @coverTo (their spans), and
 /// with rows @seqs (the items' positions in order).

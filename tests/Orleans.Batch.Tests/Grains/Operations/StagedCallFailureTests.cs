@@ -32,19 +32,30 @@ public sealed class StagedCallFailureTests(StagedCallFailureTests.FailingCallFix
         Assert.True(LoseAnswers.Vanished.ContainsKey(batchId), "the staged chunk of the batch must have run, and its rows and results been taken back");
     }
 
+    [Fact]
+    public async Task StagedChunk_LostOnEveryPass_RunStopsAfterThreePasses_AndNeverCompletesWithoutResults()
+    {
+        var (batchId, emails, grain) = await StartFiveCreatesAsync("staged-gone-");
+        for (var i = 0; i < 200 && LoseAnswers.Gone.GetValueOrDefault(batchId) < 3; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        var ended = await grain.WaitAsync(TimeSpan.FromSeconds(2));
+
+        Assert.Null(ended);
+        Assert.Equal(3, LoseAnswers.Gone.GetValueOrDefault(batchId));
+        Assert.Equal(BatchStatus.Processing, (await grain.GetStatusAsync())!.Status);
+        Assert.Equal(0, await fixture.Database.CountUsersAsync(emails));
+    }
+
     /// <summary>
     /// Runs a batch of five staged creates named <paramref name="prefix"/>..., and checks that it completed with each user
     /// created once and each result a 201 with that user's location.
     /// </summary>
     private async Task<string> RunFiveCreatesAsync(string prefix)
     {
-        var batchId = $"{prefix}{Unique.Token()}";
-        var emails = Enumerable.Range(0, 5).Select(i => Unique.Email($"{prefix}{i}")).ToList();
-        var grain = fixture.Grains.GetGrain<IBatchGrain>(batchId);
-
-        await grain.StartAsync(new BatchRequest(
-            [.. emails.Select((e, i) => new OperationRequest($"u{i}", "POST", "/users", JsonSerializer.Serialize(new { email = e, name = $"User {i}" }), null, batchId))],
-            Concurrency: 2));
+        var (batchId, emails, grain) = await StartFiveCreatesAsync(prefix);
         var final = await grain.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.NotNull(final);
@@ -56,6 +67,18 @@ public sealed class StagedCallFailureTests(StagedCallFailureTests.FailingCallFix
         var results = (await grain.GetResultsAsync(-1, 10, null))!.Items;
         Assert.Equal(emails.Select(e => (201, $"/users/{ids[e]}")), results.Select(r => (r.Result.Status, r.Result.Location!)));
         return batchId;
+    }
+
+    /// <summary>Starts a batch named <paramref name="prefix"/>... of five creates of new users, which the silo runs staged.</summary>
+    private async Task<(string BatchId, List<string> Emails, IBatchGrain Grain)> StartFiveCreatesAsync(string prefix)
+    {
+        var batchId = $"{prefix}{Unique.Token()}";
+        var emails = Enumerable.Range(0, 5).Select(i => Unique.Email($"{prefix}{i}")).ToList();
+        var grain = fixture.Grains.GetGrain<IBatchGrain>(batchId);
+        await grain.StartAsync(new BatchRequest(
+            [.. emails.Select((e, i) => new OperationRequest($"u{i}", "POST", "/users", JsonSerializer.Serialize(new { email = e, name = $"User {i}" }), null, batchId))],
+            Concurrency: 2));
+        return (batchId, emails, grain);
     }
 
     public sealed class FailingCallFixture() : ClusterFixture(silos: 1, typeof(LosingSilo));
@@ -72,13 +95,15 @@ public sealed class StagedCallFailureTests(StagedCallFailureTests.FailingCallFix
     /// <summary>
     /// Runs each staged call of a batch named <c>staged-lost-*</c>, then throws in place of its answer. The first staged
     /// call of a batch named <c>staged-vanish-*</c> answers, and its rows and result run are then deleted: what a
-    /// database crash does to a commit that did not wait for the disk.
+    /// database crash does to a commit that did not wait for the disk. For <c>staged-gone-*</c>, every one is.
     /// </summary>
     private sealed class LoseAnswers(NpgsqlDataSource database) : IIncomingGrainCallFilter
     {
         public static readonly ConcurrentDictionary<string, int> Lost = new();
 
         public static readonly ConcurrentDictionary<string, int> Vanished = new();
+
+        public static readonly ConcurrentDictionary<string, int> Gone = new();
 
         public async Task Invoke(IIncomingGrainCallContext context)
         {
@@ -94,7 +119,10 @@ public sealed class StagedCallFailureTests(StagedCallFailureTests.FailingCallFix
                 throw new TimeoutException("The answer of a staged call was lost (injected).");
             }
 
-            if (batchId.StartsWith("staged-vanish-", StringComparison.Ordinal) && context.Response?.Result is true && Vanished.TryAdd(batchId, 1))
+            var taken = context.Response?.Result is true && (batchId.StartsWith("staged-gone-", StringComparison.Ordinal)
+                ? Gone.AddOrUpdate(batchId, 1, (_, n) => n + 1) > 0
+                : batchId.StartsWith("staged-vanish-", StringComparison.Ordinal) && Vanished.TryAdd(batchId, 1));
+            if (taken)
             {
                 await using var command = database.CreateCommand("""
                     WITH r AS (DELETE FROM batch_result_runs WHERE batch_id = $1 AND NOT preset RETURNING created_ids)

@@ -5,13 +5,12 @@ using Orleans.Batch.Grains.Resources;
 namespace Orleans.Batch.Grains.Batches;
 
 /// <summary>
-/// The statement that runs a chunk of staged creates inside the database: it inserts a row for each item, and writes
-/// the chunk's result run with the rows' ids and their transaction's time. The rows are inserted in the items' order, and
-/// their ids are aggregated in the order the insert returned them, so the i-th id is the i-th item's: sorting them by
-/// value would give the same array (ids ascend in insertion order) at an eighth of the statement's cost. The rows'
-/// values come from the items' bodies read from their pages or, given as <see cref="StagedRows"/>, from parameters
-/// @c0, @c1, ... (one array per column). It writes no run, and
-/// the caller rolls back, when it does not find every item staged; it fails as a whole on any violated constraint.
+/// The statements that run a chunk of staged creates inside the database: a row for each item, and the chunk's result run
+/// with the rows' ids and their transaction's time. With the values given (<see cref="StagedRows"/>), the chunk takes its
+/// ids and writes its run first (<see cref="ClaimSql"/>), then its rows by COPY; otherwise one statement reads the values
+/// from the items' bodies on their pages, inserts the rows in the items' order and aggregates their ids in the order the
+/// insert returned them, so the i-th id is the i-th item's. Either writes no run, and the caller rolls back, when it does
+/// not find every item staged; either fails as a whole on any violated constraint.
 /// Takes @batchId, @from, @to (the items lie after @from up to @to), @count, @coverFrom and @coverTo (their spans), and
 /// with rows @seqs (the items' positions in order).
 /// </summary>
@@ -19,7 +18,7 @@ internal static class StagedRuns
 {
     /// <summary>The statement for <paramref name="create"/>, from given rows or from the pages, committing without waiting for the disk unless <paramref name="synchronous"/>.</summary>
     public static string Statement(StagedCreate create, bool givenRows, bool synchronous) =>
-        (synchronous ? "" : "SET LOCAL synchronous_commit = off;\n") + (givenRows ? RowsSql(create) : Sql(create));
+        (synchronous ? "" : "SET LOCAL synchronous_commit = off;\n") + (givenRows ? ClaimSql(create) : Sql(create));
 
     public static string Sql(StagedCreate create) => $"""
         WITH cover AS (SELECT {SeqSpans.Sql("@coverFrom", "@coverTo")} AS m),
@@ -33,25 +32,30 @@ internal static class StagedRuns
         WHERE s.n = @count AND i.n = @count
         """;
 
-    /// <summary>The statement when the values are given as parameters: it checks on the pages that every item is staged.</summary>
-    public static string RowsSql(StagedCreate create)
-    {
-        var columns = Enumerable.Range(0, create.Arity).Select(c => $"c{c}").ToList();
-        return $"""
-            WITH cover AS (SELECT {SeqSpans.Sql("@coverFrom", "@coverTo")} AS m),
-            staged AS (
-                SELECT 1 FROM cover
-                WHERE cover.m <@ (SELECT coalesce(range_agg(p.staged), {BatchItemStore.NoRanges}) FROM batch_item_pages p WHERE {BatchItemStore.PagesInWindow})),
-            ins AS (
-                INSERT INTO {create.Table} ({create.Columns})
-                SELECT {string.Join(", ", columns.Select(c => $"v.{c}"))}
-                FROM staged, unnest({string.Join(", ", columns.Select(c => $"@{c}::text[]"))}) WITH ORDINALITY AS v({string.Join(", ", columns)}, n)
-                ORDER BY v.n RETURNING id)
-            {InsertRun("@seqs::integer[]", "@seqs[1]")}
-            FROM (SELECT array_agg(id) AS ids, count(*) AS n FROM ins) AS i
-            WHERE i.n = @count
-            """;
-    }
+    /// <summary>
+    /// When the values are given (<see cref="StagedRows"/>), the chunk is two statements: this one checks on the pages
+    /// that every item is staged, takes an id per item from the table's identity, and writes the run with them (no row
+    /// when an item is not staged); the <see cref="Copy"/> then writes the rows with those ids. It returns the ids.
+    /// </summary>
+    public static string ClaimSql(StagedCreate create) => $"""
+        WITH cover AS (SELECT {SeqSpans.Sql("@coverFrom", "@coverTo")} AS m),
+        staged AS (
+            SELECT 1 FROM cover
+            WHERE cover.m <@ (SELECT coalesce(range_agg(p.staged), {BatchItemStore.NoRanges}) FROM batch_item_pages p WHERE {BatchItemStore.PagesInWindow})),
+        i AS (
+            SELECT array_agg(nextval((SELECT pg_get_serial_sequence('{create.Table}', '{StagedCreate.Identity}'))::regclass)) AS ids
+            FROM staged, generate_series(1, @count))
+        {InsertRun("@seqs::integer[]", "@seqs[1]")}
+        FROM i WHERE i.ids IS NOT NULL
+        RETURNING created_ids
+        """;
+
+    /// <summary>
+    /// Writes a chunk's rows, each with the id its item claimed, as PostgreSQL's COPY: rows of one statement are written
+    /// a page at a time, with a log record per page, where an INSERT writes and logs each row on its own.
+    /// </summary>
+    public static string Copy(StagedCreate create) =>
+        $"COPY {create.Table} ({StagedCreate.Identity}, {create.Columns}) FROM STDIN";
 
     private static string InsertRun(string seqs, string first) => $"""
         INSERT INTO batch_result_runs (batch_id, first_seq, covers, seqs, outcomes, statuses, succeeded, failed, cancelled, created_ids, created_at)
@@ -66,10 +70,6 @@ internal static class StagedRuns
         if (rows is not null)
         {
             parameters.Add("seqs", seqs as int[] ?? [.. seqs]);
-            for (var c = 0; c < rows.Columns.Length; c++)
-            {
-                parameters.Add($"c{c}", rows.Columns[c]);
-            }
         }
 
         return parameters;

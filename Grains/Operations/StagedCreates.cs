@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Collections.Concurrent;
+using System.Text;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -103,7 +105,12 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
         {
             var sql = _statements.GetOrAdd(
                 (create, rows is not null), key => StagedRuns.Statement(key.Create, key.GivenRows, options.Value.SynchronousStagedCommits));
-            if (await connection.ExecuteAsync(session.Command(sql, StagedRuns.Parameters(batchId, seqs, rows), cancellationToken)) != 1)
+            var parameters = StagedRuns.Parameters(batchId, seqs, rows);
+            var done = rows is null
+                ? await connection.ExecuteAsync(session.Command(sql, parameters, cancellationToken)) == 1
+                : await connection.QuerySingleOrDefaultAsync<long[]>(session.Command(sql, parameters, cancellationToken)) is { } ids
+                    && ids.Length == seqs.Count && await CopyAsync(connection, create, ids, rows, cancellationToken);
+            if (!done)
             {
                 await transaction.RollbackAsync(cancellationToken);
                 return false;
@@ -117,5 +124,60 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
 
         await transaction.CommitAsync(cancellationToken);
         return true;
+    }
+
+    /// <summary>Characters of COPY text sent at a time.</summary>
+    private const int CopyBlock = 16 * 1024;
+
+    /// <summary>
+    /// Writes the rows as COPY text: a tab between values, a line per row, <c>\N</c> for null, and a backslash before
+    /// any backslash, tab or line break a value holds. True when PostgreSQL took every row.
+    /// </summary>
+    private static async Task<bool> CopyAsync(NpgsqlConnection connection, StagedCreate create, long[] ids, StagedRows rows, CancellationToken cancellationToken)
+    {
+        var text = new StringBuilder(CopyBlock + 1024);
+        await using (var writer = await connection.BeginTextImportAsync(StagedRuns.Copy(create), cancellationToken))
+        {
+            for (var i = 0; i < ids.Length; i++)
+            {
+                text.Append(ids[i]);
+                foreach (var column in rows.Columns)
+                {
+                    text.Append('\t');
+                    AppendCopyValue(text, column[i]);
+                }
+
+                text.Append('\n');
+                if (text.Length >= CopyBlock)
+                {
+                    await writer.WriteAsync(text, cancellationToken);
+                    text.Clear();
+                }
+            }
+
+            await writer.WriteAsync(text, cancellationToken);
+        }
+
+        return true;
+    }
+
+    private static readonly SearchValues<char> CopyEscaped = SearchValues.Create("\\\t\n\r");
+
+    private static void AppendCopyValue(StringBuilder text, string? value)
+    {
+        if (value is null)
+        {
+            text.Append("\\N");
+            return;
+        }
+
+        var rest = value.AsSpan();
+        for (var at = rest.IndexOfAny(CopyEscaped); at >= 0; at = rest.IndexOfAny(CopyEscaped))
+        {
+            text.Append(rest[..at]).Append('\\').Append(rest[at] switch { '\t' => 't', '\n' => 'n', '\r' => 'r', var c => c });
+            rest = rest[(at + 1)..];
+        }
+
+        text.Append(rest);
     }
 }

@@ -10,4 +10,7 @@ public sealed record StagedCreate(string Table, string Columns, string Values)
 {
     /// <summary>How many columns a staged create fills.</summary>
     public int Arity { get; } = Columns.Split(',').Length;
+
+    /// <summary>The identity column every staged table has: its ids are taken before its rows are written.</summary>
+    public const string Identity = "id";
 }

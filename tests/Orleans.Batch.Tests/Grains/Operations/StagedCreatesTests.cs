@@ -194,6 +194,35 @@ public sealed class StagedCreatesTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task TryRun_WithTheRowsGiven_StoresBackslashesTabsAndLineBreaksAsGiven()
+    {
+        var emails = new[] { Unique.Email("copy-text-0"), Unique.Email("copy-text-1"), Unique.Email("copy-text-2") };
+        var names = new[] { @"Back\slash \N \.", "Tab\there\r\nand a line", "Ünïcode, \"quoted\"" };
+        var (batchId, _) = await StoreAsync(emails, staged: true);
+
+        Assert.True(await Services.GetRequiredService<StagedCreates>().TryRunAsync(
+            batchId, "/users", [0, 1, 2], new StagedRows([emails, names]), CancellationToken.None));
+
+        await using var connection = await fixture.Database.OpenConnectionAsync();
+        var created = await connection.QueryAsync<string>("SELECT name FROM users WHERE email = ANY(@emails) ORDER BY id", new { emails });
+        Assert.Equal(names, created);
+    }
+
+    [Fact]
+    public async Task TryRun_WithTheRowsGiven_AValueTheTableRefuses_CreatesNoneOfTheChunk()
+    {
+        var emails = new[] { Unique.Email("copy-null-0"), Unique.Email("copy-null-1") };
+        var (batchId, _) = await StoreAsync(emails, staged: true);
+
+        Assert.False(await Services.GetRequiredService<StagedCreates>().TryRunAsync(
+            batchId, "/users", [0, 1], new StagedRows([emails, ["Named", null]]), CancellationToken.None));
+
+        Assert.Equal(0, await fixture.Database.CountUsersAsync(emails));
+        await using var connection = await fixture.Database.OpenConnectionAsync();
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM batch_results WHERE batch_id = @batchId", new { batchId }));
+    }
+
+    [Fact]
     public async Task TryRun_WithRowsNotMatchingTheItems_Throws()
     {
         var staged = Services.GetRequiredService<StagedCreates>();

@@ -83,28 +83,40 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
     public async Task AppendAsync(
         string batchId, int firstSeq, IReadOnlyList<BatchItem> items, IReadOnlyList<bool>? staged, string[]? sourceFields, CancellationToken cancellationToken)
     {
+        var preset = Enumerable.Range(0, items.Count).Where(i => items[i].Rejected is not null)
+            .Select(i => new FinishedAnswer(firstSeq + i, ItemOutcome.Failed, items[i].Rejected!.Status, items[i].Rejected!.Body, items[i].Rejected!.Location))
+            .ToList();
+        DynamicParameters? pages = null;
+        if (items.Count > 0)
+        {
+            var (stagedFrom, stagedTo) = SeqSpans.Of(Enumerable.Range(0, items.Count).Where(i => staged?[i] == true).Select(i => firstSeq + i));
+            pages = new DynamicParameters(ItemParameters(batchId, firstSeq, items));
+            pages.Add("stagedFrom", stagedFrom);
+            pages.Add("stagedTo", stagedTo);
+            pages.Add("sourceFields", sourceFields);
+        }
+
         using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // An upload's slice almost always goes where nothing is stored, with no answer to store: one statement then.
+        if (pages is not null && preset.Count == 0
+            && await connection.ExecuteScalarAsync<int>(new CommandDefinition(InsertPagesIfNoneSql, pages, cancellationToken: cancellationToken)) > 0)
+        {
+            return;
+        }
+
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var session = new DbSession(connection, transaction);
-        if (await connection.ExecuteScalarAsync<bool>(session.Command(AnyStoredFromSql, new { batchId, firstSeq }, cancellationToken)))
+        if (await connection.ExecuteScalarAsync<bool>(session.Command($"SELECT EXISTS ({AnyStoredFromSql})", new { batchId, firstSeq }, cancellationToken)))
         {
             await connection.ExecuteAsync(session.Command(ClearSql, new { batchId, firstSeq }, cancellationToken));
         }
 
-        if (items.Count > 0)
+        if (pages is not null)
         {
-            var (stagedFrom, stagedTo) = SeqSpans.Of(Enumerable.Range(0, items.Count).Where(i => staged?[i] == true).Select(i => firstSeq + i));
-            var parameters = new DynamicParameters(ItemParameters(batchId, firstSeq, items));
-            parameters.Add("stagedFrom", stagedFrom);
-            parameters.Add("stagedTo", stagedTo);
-            parameters.Add("sourceFields", sourceFields);
-            await connection.ExecuteAsync(session.Command(InsertPagesSql, parameters, cancellationToken));
+            await connection.ExecuteAsync(session.Command(InsertPagesSql, pages, cancellationToken));
         }
 
-        var preset = Enumerable.Range(0, items.Count).Where(i => items[i].Rejected is not null)
-            .Select(i => new FinishedAnswer(firstSeq + i, ItemOutcome.Failed, items[i].Rejected!.Status, items[i].Rejected!.Body, items[i].Rejected!.Location))
-            .ToList();
         if (preset.Count > 0)
         {
             await connection.ExecuteAsync(ResultRuns.InsertCommand(batchId, preset, preset: true, skipConflicts: false, session, cancellationToken));
@@ -114,10 +126,12 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
     }
 
     /// <summary>Whether any item is stored at @firstSeq or after (a page holds at most <see cref="PageItems"/>).</summary>
-    private static readonly string AnyStoredFromSql = $"""
-        SELECT EXISTS (SELECT 1 FROM batch_item_pages
-                       WHERE batch_id = @batchId AND first_seq > @firstSeq - {PageItems} AND first_seq + item_count > @firstSeq)
-        """;
+    private static readonly string AnyStoredFromSql =
+        $"SELECT 1 FROM batch_item_pages WHERE batch_id = @batchId AND first_seq > @firstSeq - {PageItems} AND first_seq + item_count > @firstSeq";
+
+    /// <summary>Stores the pages as <see cref="InsertPagesSql"/> does when nothing is stored from @firstSeq on; how many it stored.</summary>
+    private static readonly string InsertPagesIfNoneSql =
+        $"WITH stored AS ({InsertPagesSql} WHERE NOT EXISTS ({AnyStoredFromSql}) RETURNING 1) SELECT count(*)::int FROM stored";
 
     /// <summary>Takes out the items stored from @firstSeq on, and the answers given to them on upload.</summary>
     private static readonly string ClearSql = $"""

@@ -105,11 +105,18 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
         {
             var sql = _statements.GetOrAdd(
                 (create, rows is not null), key => StagedRuns.Statement(key.Create, key.GivenRows, options.Value.SynchronousStagedCommits));
-            var parameters = StagedRuns.Parameters(batchId, seqs, rows);
-            var done = rows is null
-                ? await connection.ExecuteAsync(session.Command(sql, parameters, cancellationToken)) == 1
-                : await connection.QuerySingleOrDefaultAsync<long[]>(session.Command(sql, parameters, cancellationToken)) is { } ids
-                    && ids.Length == seqs.Count && await CopyAsync(connection, create, ids, rows, cancellationToken);
+            var command = session.Command(sql, StagedRuns.Parameters(batchId, seqs, rows), cancellationToken);
+            var done = false;
+            if (rows is null)
+            {
+                done = await connection.ExecuteAsync(command) == 1;
+            }
+            else if (await connection.QuerySingleOrDefaultAsync<long[]>(command) is { } ids && ids.Length == seqs.Count)
+            {
+                await CopyAsync(connection, create, ids, rows, cancellationToken);
+                done = true;
+            }
+
             if (!done)
             {
                 await transaction.RollbackAsync(cancellationToken);
@@ -130,10 +137,10 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
     private const int CopyBlock = 16 * 1024;
 
     /// <summary>
-    /// Writes the rows as COPY text: a tab between values, a line per row, <c>\N</c> for null, and a backslash before
-    /// any backslash, tab or line break a value holds. True when PostgreSQL took every row.
+    /// Writes the rows, the i-th with the i-th id, as COPY text: a tab between values, a line per row, <c>\N</c> for null,
+    /// and a backslash before any backslash, tab or line break a value holds. Throws when PostgreSQL refuses a row.
     /// </summary>
-    private static async Task<bool> CopyAsync(NpgsqlConnection connection, StagedCreate create, long[] ids, StagedRows rows, CancellationToken cancellationToken)
+    private static async Task CopyAsync(NpgsqlConnection connection, StagedCreate create, long[] ids, StagedRows rows, CancellationToken cancellationToken)
     {
         var text = new StringBuilder(CopyBlock + 1024);
         await using (var writer = await connection.BeginTextImportAsync(StagedRuns.Copy(create), cancellationToken))
@@ -157,8 +164,6 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
 
             await writer.WriteAsync(text, cancellationToken);
         }
-
-        return true;
     }
 
     private static readonly SearchValues<char> CopyEscaped = SearchValues.Create("\\\t\n\r");

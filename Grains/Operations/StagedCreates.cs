@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text;
 using Dapper;
@@ -27,6 +26,9 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
 
     /// <summary>Items one task checks when <see cref="MarkAsync"/> splits a slice over the cores.</summary>
     private const int MarkPartition = 1000;
+
+    /// <summary>Characters of COPY text sent at a time.</summary>
+    private const int CopyBlock = 16 * 1024;
 
     /// <summary>
     /// Which of <paramref name="items"/> can run staged, each with the column values it stores (null for one that cannot):
@@ -133,13 +135,7 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
         return true;
     }
 
-    /// <summary>Characters of COPY text sent at a time.</summary>
-    private const int CopyBlock = 16 * 1024;
-
-    /// <summary>
-    /// Writes the rows, the i-th with the i-th id, as COPY text: a tab between values, a line per row, <c>\N</c> for null,
-    /// and a backslash before any backslash, tab or line break a value holds. Throws when PostgreSQL refuses a row.
-    /// </summary>
+    /// <summary>Writes the rows, the i-th with the i-th id, as COPY text (<see cref="CopyText"/>); throws when PostgreSQL refuses a row.</summary>
     private static async Task CopyAsync(NpgsqlConnection connection, StagedCreate create, long[] ids, StagedRows rows, CancellationToken cancellationToken)
     {
         var text = new StringBuilder(CopyBlock + 1024);
@@ -151,7 +147,7 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
                 foreach (var column in rows.Columns)
                 {
                     text.Append('\t');
-                    AppendCopyValue(text, column[i]);
+                    CopyText.AppendValue(text, column[i]);
                 }
 
                 text.Append('\n');
@@ -164,25 +160,5 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
 
             await writer.WriteAsync(text, cancellationToken);
         }
-    }
-
-    private static readonly SearchValues<char> CopyEscaped = SearchValues.Create("\\\t\n\r");
-
-    private static void AppendCopyValue(StringBuilder text, string? value)
-    {
-        if (value is null)
-        {
-            text.Append("\\N");
-            return;
-        }
-
-        var rest = value.AsSpan();
-        for (var at = rest.IndexOfAny(CopyEscaped); at >= 0; at = rest.IndexOfAny(CopyEscaped))
-        {
-            text.Append(rest[..at]).Append('\\').Append(rest[at] switch { '\t' => 't', '\n' => 'n', '\r' => 'r', var c => c });
-            rest = rest[(at + 1)..];
-        }
-
-        text.Append(rest);
     }
 }

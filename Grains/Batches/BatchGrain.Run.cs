@@ -25,7 +25,7 @@ public sealed partial class BatchGrain
     /// <summary>How often one run goes over its pending items before it gives up on items without a result.</summary>
     private const int MaxRunPasses = 3;
 
-    /// <summary>Staged chunks this activation saw committed, and how many of them a state write (a commit that waits for the disk) has covered since.</summary>
+    /// <summary>Staged chunks this activation sent (each may have committed), and how many of them a state write (a commit that waits for the disk) has covered since.</summary>
     private long _stagedCommits, _stagedDurable;
 
     private readonly SemaphoreSlim _checkpointLock = new(1, 1);
@@ -282,9 +282,10 @@ public sealed partial class BatchGrain
         {
             try
             {
+                // Counted before the call: a call that failed on the way back may still have committed.
+                _stagedCommits++;
                 if (await executor.CreateStagedAsync(BatchId, chunk[0].Operation.Path, seqs, StagedRowsOf(chunk)))
                 {
-                    _stagedCommits++;
                     return new ChunkResult([.. chunk.Select(item => new OperationResult(item.Operation.Id, 201, null, null))], [.. chunk.Select(_ => true)]);
                 }
             }

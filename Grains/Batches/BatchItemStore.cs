@@ -107,7 +107,7 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
 
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var session = new DbSession(connection, transaction);
-        if (await connection.ExecuteScalarAsync<bool>(session.Command($"SELECT EXISTS ({AnyStoredFromSql})", new { batchId, firstSeq }, cancellationToken)))
+        if (await connection.ExecuteScalarAsync<bool>(session.Command(AnyStoredFromExistsSql, new { batchId, firstSeq }, cancellationToken)))
         {
             await connection.ExecuteAsync(session.Command(ClearSql, new { batchId, firstSeq }, cancellationToken));
         }
@@ -125,9 +125,11 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Whether any item is stored at @firstSeq or after (a page holds at most <see cref="PageItems"/>).</summary>
+    /// <summary>The pages holding an item at @firstSeq or after (a page holds at most <see cref="PageItems"/>), and whether there are any.</summary>
     private static readonly string AnyStoredFromSql =
         $"SELECT 1 FROM batch_item_pages WHERE batch_id = @batchId AND first_seq > @firstSeq - {PageItems} AND first_seq + item_count > @firstSeq";
+
+    private static readonly string AnyStoredFromExistsSql = $"SELECT EXISTS ({AnyStoredFromSql})";
 
     /// <summary>Stores the pages as <see cref="InsertPagesSql"/> does when nothing is stored from @firstSeq on; how many it stored.</summary>
     private static readonly string InsertPagesIfNoneSql =

@@ -6,8 +6,8 @@ source scripts/lib.sh
 
 STATE="${BATCH_RUN_STATE:-$REPO_ROOT/.run}"
 LOGS="$STATE/logs"
-PG_PORT="${BATCH_PG_PORT:-55432}"
-REDIS_PORT="${BATCH_REDIS_PORT:-56379}"
+PG_PORT="${BATCH_PG_PORT:-15432}"
+REDIS_PORT="${BATCH_REDIS_PORT:-16379}"
 DB=orleans_batch
 SILO_DLL=Silo/bin/Release/net10.0/Orleans.Batch.Silo.dll
 GATEWAY_DLL=Gateway/bin/Release/net10.0/Orleans.Batch.Gateway.dll

@@ -7,8 +7,8 @@ source scripts/lib.sh
 
 STATE="${BATCH_TEST_STATE:-$REPO_ROOT/.run/test}"
 RESULTS="$STATE/results"
-PG_PORT="${BATCH_TEST_PG_PORT:-55442}"
-REDIS_PORT="${BATCH_TEST_REDIS_PORT:-56389}"
+PG_PORT="${BATCH_TEST_PG_PORT:-15442}"
+REDIS_PORT="${BATCH_TEST_REDIS_PORT:-16389}"
 DB=orleans_batch_test
 
 cleanup() {

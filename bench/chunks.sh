@@ -2,7 +2,7 @@
 # The chunk path of an import alone (encode, decode, run the creates with their result runs), in one process against
 # the running service's PostgreSQL (start ./run.sh first; the silos may idle meanwhile), with server GC as the
 # silos run. Options, with defaults:
-#   --postgres "Host=127.0.0.1;Port=55432;Username=postgres;Database=orleans_batch"
+#   --postgres "Host=127.0.0.1;Port=15432;Username=postgres;Database=orleans_batch"
 #   --import-rows 100000  --chunk-size 500  --concurrency 16  --rounds 12
 #   --database-concurrency 16 (Database:MaxConcurrency)
 set -euo pipefail

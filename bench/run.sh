@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures the running service (start it first with ./run.sh). Options, with defaults:
-#   --url http://127.0.0.1:8080   --postgres "Host=127.0.0.1;Port=55432;Username=postgres;Database=orleans_batch"
+#   --url http://127.0.0.1:8080   --postgres "Host=127.0.0.1;Port=15432;Username=postgres;Database=orleans_batch"
 #   --state .run  --import-rows 100000  --single-requests 20000  --single-connections 32
 #   --sync-batches 200  --large-import-rows 1000000 (0 skips it)  --repeats 5 (imports and COPYs, in turns, each on a quiet database; medians)
 #   --markdown FILE (also write the table there)

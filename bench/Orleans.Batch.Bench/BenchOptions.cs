@@ -30,7 +30,7 @@ internal sealed record BenchOptions(
         int Int(string name, int fallback) => values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
         return new BenchOptions(
             new Uri(values.GetValueOrDefault("url", "http://127.0.0.1:8080")),
-            values.GetValueOrDefault("postgres", "Host=127.0.0.1;Port=55432;Username=postgres;Database=orleans_batch"),
+            values.GetValueOrDefault("postgres", "Host=127.0.0.1;Port=15432;Username=postgres;Database=orleans_batch"),
             values.GetValueOrDefault("state", ".run"),
             Int("import-rows", 100_000),
             Int("single-requests", 20_000),

@@ -78,7 +78,17 @@ stop_pidfile() {
 
 as_postgres() { (cd / && runuser -u postgres -- "$@"); }
 
-pg_data_dir() { echo "$1/postgres/data"; }
+# Where PostgreSQL keeps its data dir, socket and log for STATE_DIR: STATE_DIR/postgres when user postgres can reach
+# it, else (a clone under a 0700 home) /var/lib/orleans-batch/<hash of STATE_DIR>, recorded in STATE_DIR/postgres.home
+# so that later runs keep the same data and stop, cleanup and stop_leftovers find the server.
+PG_EXTERNAL_ROOT="${BATCH_PG_EXTERNAL_ROOT:-/var/lib/orleans-batch}"
+
+pg_home() {
+  local state="$1"
+  if [[ -s "$state/postgres.home" ]]; then cat "$state/postgres.home"; else echo "$state/postgres"; fi
+}
+
+pg_data_dir() { echo "$(pg_home "$1")/data"; }
 
 # Live postmaster pid for a data dir, or nothing.
 postmaster_pid() {
@@ -87,15 +97,37 @@ postmaster_pid() {
   if [[ -n "$pid" ]] && pid_alive "$pid" postgres; then echo "$pid"; fi
 }
 
-# The postgres user must be able to reach DIR through every parent directory.
-ensure_postgres_can_reach() {
+# postgres_can_reach DIR: makes DIR's parents inside the repository traversable, then asks whether user postgres
+# reaches DIR (a parent outside it, such as a 0700 home, may still stop it).
+postgres_can_reach() {
   local dir="$1" d="$1"
   while [[ "$d" == "$REPO_ROOT" || "$d" == "$REPO_ROOT"/* ]]; do
     chmod o+x "$d"
     d="$(dirname "$d")"
   done
-  as_postgres test -x "$dir" ||
-    die "user postgres cannot reach $dir; make its parent directories traversable (chmod o+x)"
+  as_postgres test -x "$dir"
+}
+
+# choose_pg_home STATE_DIR: the home of an earlier run, else STATE_DIR/postgres if reachable, else an outside one.
+choose_pg_home() {
+  local state="$1" home
+  if [[ -s "$state/postgres.home" ]]; then
+    cat "$state/postgres.home"
+    return 0
+  fi
+  mkdir -p "$state/postgres"
+  if postgres_can_reach "$state/postgres"; then
+    echo "$state/postgres"
+    return 0
+  fi
+  home="$PG_EXTERNAL_ROOT/$(realpath -m "$state" | sha256sum | cut -c1-16)"
+  log "user postgres cannot reach $state; PostgreSQL keeps its data in $home"
+  rmdir "$state/postgres" 2>/dev/null || true
+  mkdir -p "$home"
+  chmod 755 "$PG_EXTERNAL_ROOT"
+  realpath -m "$state" >"$home/state-dir" # which state dir this belongs to, for whoever finds it there
+  echo "$home" >"$state/postgres.home"
+  echo "$home"
 }
 
 write_postgres_conf() {
@@ -128,17 +160,24 @@ CONF
 
 # start_postgres STATE_DIR PORT
 start_postgres() {
-  local state="$1" port="$2" bin data sock logfile
+  local state="$1" port="$2" bin home data sock logfile
   bin="$(pg_bin)" || die "PostgreSQL server not installed (run ensure_tools)"
-  data="$(pg_data_dir "$state")" sock="$state/postgres/sock" logfile="$state/logs/postgres.log"
 
   stop_postgres "$state"
-  mkdir -p "$data" "$sock" "$state/logs"
+  mkdir -p "$state/logs"
+  home="$(choose_pg_home "$state")"
+  data="$home/data" sock="$home/sock" logfile="$state/logs/postgres.log"
+  if [[ "$home" != "$state/postgres" ]]; then
+    # The server writes its log next to its data; the state dir's log is a link to it, readable as before.
+    logfile="$home/postgres.log"
+    ln -sfn "$logfile" "$state/logs/postgres.log"
+  fi
+  mkdir -p "$data" "$sock"
   touch "$logfile"
-  chown -R postgres: "$state/postgres" "$logfile"
+  chown -R postgres: "$home" "$logfile"
   chmod 700 "$data"
-  ensure_postgres_can_reach "$state/postgres"
-  ensure_postgres_can_reach "$state/logs"
+  postgres_can_reach "$data" || die "user postgres cannot reach $data; make its parent directories traversable (chmod o+x)"
+  postgres_can_reach "$(dirname "$logfile")" || die "user postgres cannot reach $(dirname "$logfile"); make its parent directories traversable (chmod o+x)"
 
   if [[ ! -f "$data/PG_VERSION" ]]; then
     log "initializing PostgreSQL data directory $data"

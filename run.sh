@@ -15,14 +15,22 @@ GATEWAY_DLL=Gateway/bin/Release/net10.0/Orleans.Batch.Gateway.dll
 SILOS=1
 URLS="${ASPNETCORE_URLS:-http://127.0.0.1:8080}"
 STARTED=()     # names in start order; stopped in reverse
-declare -A PIDS=() REPORTED=()
+RESTART=1
+RESTART_MAX_DELAY=30 # seconds: the longest wait before restarting a process that keeps exiting
+STABLE_AFTER=30      # seconds: a process up this long counts as healthy, so its next restart waits 1 s again
+# PIDS: the app processes' current pids; UP_SINCE: when each last started; FAILS: its exits in a row, each
+# within STABLE_AFTER of its start; RESTART_AT: when a process that exited starts again; REPORTED: exits said once.
+declare -A PIDS=() UP_SINCE=() FAILS=() RESTART_AT=() REPORTED=()
 
 usage() {
   cat <<USAGE
-Usage: ./run.sh [--silos N] [--urls URLS]
+Usage: ./run.sh [--silos N] [--urls URLS] [--no-restart]
 
 Starts PostgreSQL (port $PG_PORT), Redis (port $REDIS_PORT), N silos (default 1)
 and the gateway (default http://127.0.0.1:8080), then waits for Ctrl-C.
+A silo or the gateway that exits (killed, crashed) is started again on the same ports,
+after 1 s, doubling to ${RESTART_MAX_DELAY} s while it keeps exiting within ${STABLE_AFTER} s of its start;
+--no-restart only reports the exit.
 State and logs live in .run/ (BATCH_RUN_STATE). Ports: BATCH_PG_PORT, BATCH_REDIS_PORT,
 BATCH_SILO_PORT_BASE (silo i uses base+i), BATCH_GATEWAY_PORT_BASE, ASPNETCORE_URLS.
 BATCH_RUN_SKIP_BUILD=1 runs what is already built.
@@ -36,6 +44,7 @@ parse_args() {
       --silos=*) SILOS="${1#*=}"; shift ;;
       --urls) URLS="${2:?--urls needs a value}"; shift 2 ;;
       --urls=*) URLS="${1#*=}"; shift ;;
+      --no-restart) RESTART=0; shift ;;
       -h | --help) usage; exit 0 ;;
       *) usage >&2; die "unknown option: $1" ;;
     esac
@@ -50,15 +59,30 @@ local_url() {
   echo "$url" | sed -E 's#://(\*|\+|0\.0\.0\.0|\[::\])(:|$)#://127.0.0.1\2#'
 }
 
-# start_app NAME COMMAND...: background process, log .run/logs/NAME.log, pid .run/NAME.pid.
+# start_app NAME COMMAND...: background process, log .run/logs/NAME.log, pid .run/NAME.pid. A restart appends to
+# the log, so the lines before a crash stay.
 start_app() {
   local name="$1"
   shift
-  log "starting $name"
-  "$@" >"$LOGS/$name.log" 2>&1 &
+  if [[ -n "${PIDS[$name]:-}" ]]; then
+    printf '\n===== run.sh: restarting %s at %s =====\n' "$name" "$(date -u +%FT%TZ)" >>"$LOGS/$name.log"
+    "$@" >>"$LOGS/$name.log" 2>&1 &
+  else
+    log "starting $name"
+    STARTED+=("$name")
+    "$@" >"$LOGS/$name.log" 2>&1 &
+  fi
   PIDS[$name]=$!
+  UP_SINCE[$name]=$SECONDS
   echo "$!" >"$STATE/$name.pid"
-  STARTED+=("$name")
+}
+
+# start_named NAME: starts silo-N or the gateway again, with the settings of its first start.
+start_named() {
+  case "$1" in
+    gateway) start_gateway ;;
+    silo-*) start_silo "${1#silo-}" ;;
+  esac
 }
 
 start_silo() {
@@ -100,6 +124,7 @@ cleanup() {
   trap '' INT TERM
   trap - EXIT
   set +e
+  exec 2>&"$STDERR_FD" # a signal can arrive inside wait_forever's quiet wait, whose stderr is /dev/null
   [[ -n "${SLEEP_PID:-}" ]] && kill "$SLEEP_PID" 2>/dev/null
   stop_started
 }
@@ -113,23 +138,53 @@ show_log_tails() {
   done
 }
 
-# Report (once) any app process that has exited, e.g. a silo killed by hand.
-report_exits() {
-  local name
+# schedule_restart NAME: sets DELAY to the seconds to wait before starting NAME again (1, doubling with each exit in
+# a row, at most RESTART_MAX_DELAY) and RESTART_AT[NAME] to that time.
+schedule_restart() {
+  local name="$1" fails
+  ((SECONDS - UP_SINCE[$name] < STABLE_AFTER)) || FAILS[$name]=0
+  fails="${FAILS[$name]:-0}"
+  DELAY=1
+  while ((fails-- > 0 && DELAY < RESTART_MAX_DELAY)); do DELAY=$((DELAY * 2)); done
+  ((DELAY <= RESTART_MAX_DELAY)) || DELAY=$RESTART_MAX_DELAY
+  FAILS[$name]=$((${FAILS[$name]:-0} + 1))
+  RESTART_AT[$name]=$((SECONDS + DELAY))
+}
+
+# Notices an app process that has exited (e.g. a silo killed by hand) and says so; with restarts on, starts it
+# again once its delay has passed, on the same ports (a silo back on another port stalls the next join).
+supervise() {
+  local name pid code
   for name in "${!PIDS[@]}"; do
-    if [[ -z "${REPORTED[$name]:-}" ]] && ! pid_alive "${PIDS[$name]}"; then
-      log "$name (pid ${PIDS[$name]}) has exited; see .run/logs/$name.log"
-      REPORTED[$name]=1
+    pid="${PIDS[$name]}"
+    if [[ -n "${RESTART_AT[$name]:-}" ]]; then
+      if ((SECONDS >= RESTART_AT[$name])); then
+        unset "RESTART_AT[$name]"
+        start_named "$name"
+        log "$name restarted (pid ${PIDS[$name]})"
+      fi
+      continue
     fi
+    [[ -z "${REPORTED[$name]:-}" ]] && ! pid_alive "$pid" || continue
+    code=0
+    wait "$pid" 2>/dev/null || code=$?
+    if ((RESTART == 0)); then
+      log "$name (pid $pid) exited with $code; see ${LOGS#"$REPO_ROOT"/}/$name.log (--no-restart: not restarting it)"
+      REPORTED[$name]=1
+      continue
+    fi
+    schedule_restart "$name"
+    log "$name (pid $pid) exited with $code; restarting in $DELAY s (log: ${LOGS#"$REPO_ROOT"/}/$name.log)"
   done
 }
 
 wait_forever() {
   while :; do
-    sleep 2 &
+    sleep 1 &
     SLEEP_PID=$!
-    wait "$SLEEP_PID" || true
-    report_exits
+    # bash announces a killed child ("line N: PID Killed ...") when it reaps it; supervise says it better.
+    { wait "$SLEEP_PID" || true; } 2>/dev/null
+    supervise
   done
 }
 
@@ -146,6 +201,7 @@ main() {
   [[ "${url##*:}" =~ ^[0-9]+$ ]] && ports+=("HTTP:${url##*:}")
   require_free_ports "BATCH_PG_PORT, BATCH_REDIS_PORT, BATCH_SILO_PORT_BASE, BATCH_GATEWAY_PORT_BASE, --urls" "${ports[@]}"
 
+  exec {STDERR_FD}>&2
   trap cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
@@ -175,7 +231,8 @@ main() {
 Orleans.Batch is running with $SILOS silo(s).
   API:        $url
   Dashboard:  $url/dashboard
-  Logs:       .run/logs/
+  Logs:       ${LOGS#"$REPO_ROOT"/}/
+$(((RESTART)) && echo "A silo or the gateway that exits is restarted (--no-restart turns it off)." || echo "A silo or the gateway that exits is only reported (--no-restart).")
 Ctrl-C to stop.
 READY
   wait_forever

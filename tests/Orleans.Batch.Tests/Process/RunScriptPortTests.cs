@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Orleans.Batch.Testing;
 
 namespace Orleans.Batch.Tests.Process;
 
@@ -17,7 +18,7 @@ public sealed class RunScriptPortTests
         var state = Path.Combine(Path.GetTempPath(), $"orleans-batch-ports-{Guid.NewGuid():N}");
         var start = new ProcessStartInfo("/bin/bash")
         {
-            WorkingDirectory = RepositoryRoot(),
+            WorkingDirectory = RunScript.RepositoryRoot(),
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -44,18 +45,5 @@ public sealed class RunScriptPortTests
         {
             Directory.Delete(state, recursive: true);
         }
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Orleans.Batch.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No folder above {AppContext.BaseDirectory} holds Orleans.Batch.sln.");
     }
 }

@@ -175,9 +175,9 @@ start_postgres() {
   mkdir -p "$data" "$sock"
   touch "$logfile"
   chown -R postgres: "$home" "$logfile"
-  chmod 700 "$data"
-  postgres_can_reach "$data" || die "user postgres cannot reach $data; make its parent directories traversable (chmod o+x)"
+  postgres_can_reach "$home" || die "user postgres cannot reach $home; make its parent directories traversable (chmod o+x)"
   postgres_can_reach "$(dirname "$logfile")" || die "user postgres cannot reach $(dirname "$logfile"); make its parent directories traversable (chmod o+x)"
+  chmod 700 "$data" # after the above, which opens the folders it walks to others; PostgreSQL insists on 0700
 
   if [[ ! -f "$data/PG_VERSION" ]]; then
     log "initializing PostgreSQL data directory $data"

@@ -58,22 +58,25 @@ public sealed class PostgresHomeTests
     }
 
     [Fact]
-    public async Task StartPostgres_StateReachable_KeepsDataInTheStateDir()
+    public async Task StartPostgres_StateInTheRepository_KeepsDataInTheStateDirAcrossRestarts()
     {
-        var state = Path.Combine(Path.GetTempPath(), $"orleans-batch-home-{Guid.NewGuid():N}", ".run");
+        // Inside the repository, as ./run.sh's .run/ is: lib.sh opens the folders on the way for user postgres.
+        var state = Path.Combine(RunScript.RepositoryRoot(), ".run", $"home-test-{Guid.NewGuid():N}");
         try
         {
             await LibAsync(state, "start_postgres \"$1\" \"$2\"");
             Assert.False(File.Exists(Path.Combine(state, "postgres.home")), "A reachable state dir keeps its data in place.");
             Assert.True(File.Exists(Path.Combine(state, "postgres", "data", "PG_VERSION")));
-            Assert.Equal(1, await ExecuteAsync("SELECT 1"));
+            await ExecuteAsync("CREATE TABLE kept (value int); INSERT INTO kept VALUES (7)");
+            await LibAsync(state, "stop_postgres \"$1\"; start_postgres \"$1\" \"$2\"");
+            Assert.Equal(7, await ExecuteAsync("SELECT value FROM kept"));
             await LibAsync(state, "stop_leftovers \"$1\"");
             Assert.False(await RunScript.ListensAsync(Port), "PostgreSQL still listens after stop_leftovers.");
         }
         finally
         {
             await LibAsync(state, "stop_postgres \"$1\"", check: false);
-            Directory.Delete(Path.GetDirectoryName(state)!, recursive: true);
+            Directory.Delete(state, recursive: true);
         }
     }
 

@@ -121,7 +121,7 @@ public sealed class RetryingClient(HttpClient http, Action<string>? log = null)
         return (status, false, last);
     }
 
-    private static string Shorten(string text) => text.Length <= 300 ? text : text[..300] + "…";
+    private static string Shorten(string text) => text.Length <= 160 ? text : text[..160] + "…";
 }
 
 /// <summary>What became of one import: its batch id once answered 202, else why not.</summary>

@@ -16,9 +16,14 @@ public sealed record ImportOutcome(string Name, int Rows, SubmitResult Submitted
             return $"never accepted: {Submitted.Error}";
         }
 
-        if (!Ended || Status is not { } status)
+        if (Status is not { } status)
         {
-            return $"did not end in time; last: {Last}";
+            return $"no status answered; last: {Last}";
+        }
+
+        if (!Ended)
+        {
+            return $"did not end in time: {status.GetProperty("status").GetString()}, total {status.GetProperty("total").GetInt32()}, completed {status.GetProperty("completed").GetInt32()}";
         }
 
         var state = status.GetProperty("status").GetString();

@@ -25,7 +25,7 @@ public sealed class ChaosRun(ChaosOptions options, Stopwatch clock)
     private static readonly TimeSpan PostgresOutage = TimeSpan.FromSeconds(20);
     /// <summary>How long an import may take to be accepted, and then to end, in each phase.</summary>
     private static readonly TimeSpan SubmitTimeout = TimeSpan.FromMinutes(3);
-    private static readonly TimeSpan EndTimeout = TimeSpan.FromMinutes(4);
+    private static readonly TimeSpan EndTimeout = TimeSpan.FromMinutes(3);
 
     private readonly string _token = Guid.NewGuid().ToString("N")[..10];
     private readonly List<ImportOutcome> _imports = [];

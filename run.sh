@@ -113,7 +113,7 @@ stop_started() {
     case "$name" in
       postgres) stop_postgres "$STATE" ;;
       redis) stop_redis "$STATE" ;;
-      *) stop_pidfile "$STATE/$name.pid" ;;
+      *) stop_pidfile "$STATE/$name.pid" Orleans.Batch ;;
     esac
   done
   STARTED=()
@@ -173,6 +173,7 @@ supervise() {
       REPORTED[$name]=1
       continue
     fi
+    rm -f "$STATE/$name.pid" # until it runs again: the old number may soon belong to another process
     schedule_restart "$name"
     log "$name (pid $pid) exited with $code; restarting in $DELAY s (log: ${LOGS#"$REPO_ROOT"/}/$name.log)"
   done

@@ -84,7 +84,8 @@ as_postgres() { (cd / && runuser -u postgres -- "$@"); }
 PG_EXTERNAL_ROOT="${BATCH_PG_EXTERNAL_ROOT:-/var/lib/orleans-batch}"
 
 pg_home() {
-  local state="$1"
+  local state
+  state="$(realpath -m "$1")"
   if [[ -s "$state/postgres.home" ]]; then cat "$state/postgres.home"; else echo "$state/postgres"; fi
 }
 
@@ -110,7 +111,8 @@ postgres_can_reach() {
 
 # choose_pg_home STATE_DIR: the home of an earlier run, else STATE_DIR/postgres if reachable, else an outside one.
 choose_pg_home() {
-  local state="$1" home
+  local state home
+  state="$(realpath -m "$1")" # user postgres resolves paths from /, and the hash must not depend on the spelling
   if [[ -s "$state/postgres.home" ]]; then
     cat "$state/postgres.home"
     return 0
@@ -120,12 +122,12 @@ choose_pg_home() {
     echo "$state/postgres"
     return 0
   fi
-  home="$PG_EXTERNAL_ROOT/$(realpath -m "$state" | sha256sum | cut -c1-16)"
+  home="$PG_EXTERNAL_ROOT/$(printf '%s' "$state" | sha256sum | cut -c1-16)"
   log "user postgres cannot reach $state; PostgreSQL keeps its data in $home"
   rmdir "$state/postgres" 2>/dev/null || true
   mkdir -p "$home"
   chmod 755 "$PG_EXTERNAL_ROOT"
-  realpath -m "$state" >"$home/state-dir" # which state dir this belongs to, for whoever finds it there
+  echo "$state" >"$home/state-dir" # which state dir this belongs to, for whoever finds it there
   echo "$home" >"$state/postgres.home"
   echo "$home"
 }
@@ -160,7 +162,8 @@ CONF
 
 # start_postgres STATE_DIR PORT
 start_postgres() {
-  local state="$1" port="$2" bin home data sock logfile
+  local state port="$2" bin home data sock logfile
+  state="$(realpath -m "$1")"
   bin="$(pg_bin)" || die "PostgreSQL server not installed (run ensure_tools)"
 
   stop_postgres "$state"

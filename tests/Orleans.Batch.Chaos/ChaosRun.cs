@@ -168,35 +168,9 @@ public sealed class ChaosRun(ChaosOptions options, Stopwatch clock)
     }
 
     /// <summary>Runs <paramref name="script"/> in bash after sourcing scripts/lib.sh: $1 the state dir, $2 PostgreSQL's port, $3 Redis's.</summary>
-    private static async Task LibAsync(RunScript run, string script, CancellationToken cancellationToken)
-    {
-        var start = new ProcessStartInfo("/bin/bash")
-        {
-            WorkingDirectory = run.Root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[]
-        {
-            "-c", $"set -euo pipefail; source scripts/lib.sh; {script}", "lib", run.State,
-            run.Ports.Postgres.ToString(CultureInfo.InvariantCulture), run.Ports.Redis.ToString(CultureInfo.InvariantCulture),
-        })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var bash = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException("Could not start bash.");
-        var stdout = bash.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = bash.StandardError.ReadToEndAsync(cancellationToken);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(120));
-        await bash.WaitForExitAsync(timeout.Token);
-        if (bash.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"lib.sh '{script}' exited with {bash.ExitCode}:\n{await stdout}\n{await stderr}");
-        }
-    }
+    private static Task LibAsync(RunScript run, string script, CancellationToken cancellationToken) =>
+        RunScript.LibAsync(run.Root, script, [run.State, run.Ports.Postgres.ToString(CultureInfo.InvariantCulture), run.Ports.Redis.ToString(CultureInfo.InvariantCulture)],
+            cancellationToken: cancellationToken);
 
     private async Task<Dictionary<string, int>> StoredEmailsAsync(CancellationToken cancellationToken)
     {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.Versioning;
 using Npgsql;
@@ -81,30 +80,8 @@ public sealed class PostgresHomeTests
     }
 
     /// <summary>Runs <paramref name="script"/> in bash after sourcing scripts/lib.sh, with $1 the state dir and $2 the port.</summary>
-    private static async Task LibAsync(string state, string script, bool check = true)
-    {
-        var start = new ProcessStartInfo("/bin/bash")
-        {
-            WorkingDirectory = RunScript.RepositoryRoot(),
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { "-c", $"set -euo pipefail; source scripts/lib.sh; {script}", "lib", state, Port.ToString(CultureInfo.InvariantCulture) })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var bash = System.Diagnostics.Process.Start(start)!;
-        var stdout = bash.StandardOutput.ReadToEndAsync();
-        var stderr = bash.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        await bash.WaitForExitAsync(timeout.Token);
-        if (check && bash.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"lib.sh '{script}' exited with {bash.ExitCode}:\n{await stdout}\n{await stderr}");
-        }
-    }
+    private static Task LibAsync(string state, string script, bool check = true) =>
+        RunScript.LibAsync(RunScript.RepositoryRoot(), script, [state, Port.ToString(CultureInfo.InvariantCulture)], check);
 
     private static async Task<int> ExecuteAsync(string sql)
     {

@@ -321,6 +321,36 @@ public sealed class RunScript : IAsyncDisposable
         _process.Dispose();
     }
 
+    /// <summary>
+    /// Runs <paramref name="script"/> in bash in <paramref name="root"/> after sourcing scripts/lib.sh, with
+    /// <paramref name="arguments"/> as $1, $2, …; fails unless it exits 0 (when <paramref name="check"/>) within 120 s.
+    /// </summary>
+    public static async Task LibAsync(string root, string script, IEnumerable<string> arguments, bool check = true, CancellationToken cancellationToken = default)
+    {
+        var start = new ProcessStartInfo("/bin/bash")
+        {
+            WorkingDirectory = root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { "-c", $"set -euo pipefail; source scripts/lib.sh; {script}", "lib" }.Concat(arguments))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var bash = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException("Could not start bash.");
+        var stdout = bash.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = bash.StandardError.ReadToEndAsync(cancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(120));
+        await bash.WaitForExitAsync(timeout.Token);
+        if (check && bash.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"lib.sh '{script}' exited with {bash.ExitCode}:\n{await stdout}\n{await stderr}");
+        }
+    }
+
     /// <summary>A file another process may still be writing.</summary>
     public static string ReadShared(string path)
     {

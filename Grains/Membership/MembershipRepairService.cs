@@ -6,7 +6,8 @@ namespace Orleans.Batch.Grains.Membership;
 
 /// <summary>
 /// Checks the membership table every <see cref="MembershipRepairOptions.CheckPeriod"/> while this silo is a member, and
-/// after a repair has Orleans read it at once, so the repaired table does not wait for Orleans's next (backed-off) read.
+/// has Orleans read it at once after a repair or when it is newer than this silo's view, so a repaired table reaches every
+/// silo without waiting for Orleans's next read (a minute apart, and backed off after failures).
 /// </summary>
 public sealed partial class MembershipRepairService(
     RepairingMembershipTable table,
@@ -27,7 +28,7 @@ public sealed partial class MembershipRepairService(
 
             try
             {
-                if (await table.RepairIfDamagedAsync())
+                if (await table.CheckAsync(stoppingToken))
                 {
                     await membership.Refresh(cancellationToken: stoppingToken);
                 }

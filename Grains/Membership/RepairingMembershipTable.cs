@@ -82,16 +82,19 @@ public sealed partial class RepairingMembershipTable(
     {
         // Orleans's Redis table skips the update when this silo's row is gone, and fails it when the version row is:
         // either way the table was lost, so put it back first.
-        await RepairIfDamagedAsync(cancellationToken);
+        await CheckAsync(cancellationToken);
         await inner.UpdateIAmAliveAsync(entry, cancellationToken);
     }
 
-    /// <summary>Reads the table and repairs it if it lost anything; whether it had to.</summary>
-    public async Task<bool> RepairIfDamagedAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Reads the table and repairs it if it lost anything; whether Orleans should read it now: after a repair, or when it
+    /// is newer than this silo's view (another silo repaired it, or a silo that started on the emptied table merged).
+    /// </summary>
+    public async Task<bool> CheckAsync(CancellationToken cancellationToken = default)
     {
         if (await TryReadAsync(cancellationToken) is { } table && Assess(table) is null)
         {
-            return false;
+            return table.Version.Version > ViewVersion();
         }
 
         await RepairAsync(cancellationToken);
@@ -182,13 +185,15 @@ public sealed partial class RepairingMembershipTable(
     private MembershipDamage? Assess(MembershipTableData? table)
     {
         // The view Orleans holds may be newer than any table this silo read: it also learns from other silos' gossip.
-        var viewVersion = services.GetService<IClusterMembershipService>()?.CurrentSnapshot.Version.Value ?? 0;
+        var viewVersion = ViewVersion();
         lock (_gate)
         {
             var floor = (int)Math.Clamp(viewVersion, _knownVersion, int.MaxValue);
             return MembershipDamage.Assess(table, _known, silo.SiloAddress, floor);
         }
     }
+
+    private long ViewVersion() => services.GetService<IClusterMembershipService>()?.CurrentSnapshot.Version.Value ?? 0;
 
     private MembershipTableData Remember(MembershipTableData table)
     {

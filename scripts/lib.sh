@@ -246,7 +246,8 @@ apply_schema() {
 
 # ---------------------------------------------------------------- redis
 
-# start_redis STATE_DIR PORT
+# start_redis STATE_DIR PORT: Redis keeps an append-only file in STATE_DIR/redis, fsynced every second, so a restart
+# (or a crash of Redis alone) keeps the cluster's membership table; the silos also write their rows back if it is lost.
 start_redis() {
   local state="$1" port="$2" pidfile="$1/redis.pid" logfile="$1/logs/redis.log" tenths=100
   stop_redis "$state"
@@ -254,7 +255,7 @@ start_redis() {
 
   log "starting Redis on 127.0.0.1:$port"
   redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --dir "$state/redis" \
-    --pidfile "$pidfile" --logfile "$logfile" --save '' --appendonly no
+    --pidfile "$pidfile" --logfile "$logfile" --save '' --appendonly yes --appendfsync everysec
   until [[ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" == PONG ]]; do
     if ((tenths-- == 0)); then
       tail -n 20 "$logfile" >&2 || true
@@ -269,7 +270,7 @@ start_redis() {
   done
 }
 
-# stop_redis STATE_DIR
+# stop_redis STATE_DIR: SIGTERM makes Redis flush its append-only file before it exits.
 stop_redis() { stop_pidfile "$1/redis.pid" redis-server; }
 
 # ---------------------------------------------------------------- app

@@ -6,7 +6,10 @@ namespace Orleans.Batch.Gateway.Hosting;
 
 public static class OrleansClientExtensions
 {
-    /// <summary>The Orleans client: Redis membership finds the silos; it keeps retrying until one answers.</summary>
+    /// <summary>
+    /// The Orleans client: Redis membership finds the silos (keeping the last gateways it found while the table names none);
+    /// it keeps retrying until one answers.
+    /// </summary>
     public static WebApplicationBuilder AddBatchOrleansClient(this WebApplicationBuilder builder)
     {
         var redis = builder.Configuration.GetConnectionString("Redis") is { Length: > 0 } value
@@ -18,6 +21,7 @@ public static class OrleansClientExtensions
         builder.UseOrleansClient(client =>
         {
             client.UseRedisClustering(redis);
+            LastKnownGatewayListProvider.Wrap(client.Services);
             client.Services.AddOptions<ClusterOptions>().Configure<IOptions<ClusterClientOptions>>((o, own) =>
             {
                 o.ClusterId = own.Value.ClusterId;

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Orleans.Batch.Grains.Batches;
 using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Idempotency;
+using Orleans.Batch.Grains.Membership;
 using Orleans.Batch.Grains.Resources;
 using Orleans.Dashboard;
 using Orleans.Configuration;
@@ -19,7 +20,7 @@ public static class SiloBuilderExtensions
 
     /// <summary>
     /// Everything a silo of this service needs except its endpoints and cluster identity, which the host owns:
-    /// Redis membership, batch state and reminders in PostgreSQL, the dashboard, the resources and batch execution.
+    /// Redis membership (written back should Redis lose it), batch state and reminders in PostgreSQL, the dashboard, the resources and batch execution.
     /// </summary>
     public static ISiloBuilder AddOrleansBatch(this ISiloBuilder silo, IConfiguration configuration)
     {
@@ -27,6 +28,7 @@ public static class SiloBuilderExtensions
         var postgres = Required(configuration, "Postgres");
 
         silo.UseRedisClustering(redis);
+        silo.Services.AddMembershipRepair(configuration);
         silo.AddAdoNetGrainStorage(BatchStorage.ProviderName, o =>
         {
             o.Invariant = "Npgsql";

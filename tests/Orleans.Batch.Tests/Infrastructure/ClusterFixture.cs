@@ -47,13 +47,17 @@ public class ClusterFixture : IAsyncLifetime
 
     public IGrainFactory Grains => Cluster.GrainFactory;
 
-    public async Task InitializeAsync()
+    /// <summary>The Redis the gateway and the test client find the silos in; a fixture's silos must use the same one.</summary>
+    protected virtual string RedisConnection => TestEnvironment.Redis;
+
+    public virtual async Task InitializeAsync()
     {
         var builder = new TestClusterBuilder((short)_silos);
         builder.Options.UseTestClusterMembership = false;
         builder.Options.ConnectionTransport = ConnectionTransportType.TcpSocket;
         builder.Options.ServiceId = $"batch-tests-{Guid.NewGuid():N}";
         builder.Options.SiloBuilderConfiguratorTypes.Add(SiloConfiguratorType.AssemblyQualifiedName!);
+        builder.Properties[ClientConfigurator.RedisKey] = RedisConnection;
         builder.AddClientBuilderConfigurator<ClientConfigurator>();
         Cluster = builder.Build();
         await Cluster.DeployAsync();
@@ -61,7 +65,7 @@ public class ClusterFixture : IAsyncLifetime
         Gateway = GatewayApp.Build(GatewayApp.CreateBuilder([], new Dictionary<string, string?>
         {
             ["Urls"] = "http://127.0.0.1:0",
-            ["ConnectionStrings:Redis"] = TestEnvironment.Redis,
+            ["ConnectionStrings:Redis"] = RedisConnection,
             ["Orleans:ClusterId"] = Cluster.Options.ClusterId,
             ["Orleans:ServiceId"] = Cluster.Options.ServiceId,
             ["Batch:MaxOperations"] = MaxOperations.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -73,7 +77,7 @@ public class ClusterFixture : IAsyncLifetime
         Http = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromMinutes(2) };
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         Http?.Dispose();
         if (Gateway is not null)
@@ -102,8 +106,10 @@ public class ClusterFixture : IAsyncLifetime
 
     private sealed class ClientConfigurator : IClientBuilderConfigurator
     {
+        public const string RedisKey = "BatchTests:Redis";
+
         public void Configure(Microsoft.Extensions.Configuration.IConfiguration configuration, IClientBuilder clientBuilder) =>
-            clientBuilder.UseRedisClustering(TestEnvironment.Redis);
+            clientBuilder.UseRedisClustering(configuration[RedisKey] ?? TestEnvironment.Redis);
     }
 }
 

@@ -83,7 +83,15 @@ public sealed partial class BatchGrain
                 }
 
                 await ReconcileAsync(CancellationToken.None);
-                var missing = Batch.Total - (Batch.Succeeded + Batch.Failed + Batch.Cancelled);
+                if (Uploading)
+                {
+                    // The upload was resumed while this run finished the items held when it stopped: it waits for the rest.
+                    run.Restart();
+                    pass = 0;
+                    continue;
+                }
+
+                var missing = Stored - (Batch.Succeeded + Batch.Failed + Batch.Cancelled);
                 if (missing <= 0)
                 {
                     break;
@@ -102,8 +110,9 @@ public sealed partial class BatchGrain
                 run.Restart();
             }
 
-            // An upload that stopped part way ends the batch failed, with the reason, once it ran what it holds.
-            Batch.Status = Batch.FailureReason is null ? BatchStatus.Completed : BatchStatus.Failed;
+            // An upload that stopped part way ends the batch failed, with the reason, once it ran what it holds: its counts
+            // stay short of its total.
+            Batch.Status = Batch.UploadStopped ? BatchStatus.Failed : BatchStatus.Completed;
             Batch.ResumeAttempts = 0;
             Batch.UpdatedAt = DateTimeOffset.UtcNow;
             await state.WriteStateAsync();
@@ -259,7 +268,8 @@ public sealed partial class BatchGrain
         }
 
         run.After = page.Count > 0 ? page[^1].Seq : run.After;
-        run.Exhausted = page.Count < options.Value.PageSize && stored >= Batch.Total;
+        // Read after the page: an upload that stopped or resumed meanwhile decides whether more items may come.
+        run.Exhausted = page.Count < options.Value.PageSize && !Uploading && stored >= Stored;
         if (page.Count == 0 && !run.Exhausted)
         {
             await WaitForItemsAsync(run, stored);

@@ -78,7 +78,7 @@ public static class BatchEndpoints
         // Under a key claimed earlier, the batch already exists and this request runs nothing, or completes what a failed
         // first request began; items are read back from the store with their batch's own id, so the provisional id they
         // carry here does not matter. Starting a batch under its id twice starts it once, so the call is re-sent while a silo dies.
-        var progress = await retry.RunAsync(() => grain.StartAsync(submitted, cancellationToken), cancellationToken);
+        var progress = await retry.RunAsync(attempt => grain.StartAsync(submitted, attempt), ClusterFailures.SiloDied, cancellationToken);
         if (submitted.Mode == BatchMode.Async || (submitted.Mode == BatchMode.Auto && submitted.Operations.Count > limits.SyncThreshold))
         {
             return Accepted(progress);

@@ -83,7 +83,8 @@ public static partial class ImportEndpoints
 
             // The same file under the same key: the first upload's batch, carried on from the rows it does not hold yet.
             batchId = claim.BatchId;
-            var resumed = await retry.RunAsync(() => cluster.GetGrain<IBatchGrain>(batchId).ResumeUploadAsync(cancellationToken), cancellationToken);
+            var resumed = await retry.RunAsync(
+                attempt => cluster.GetGrain<IBatchGrain>(batchId).ResumeUploadAsync(attempt), ClusterFailures.SiloDied, cancellationToken);
             switch (ImportResend.Decide(resumed))
             {
                 case ResendAction.Accepted:
@@ -127,7 +128,7 @@ public static partial class ImportEndpoints
     {
         try
         {
-            await upload.Retry.RunAsync(() => upload.Grain.AbortAsync(CancellationToken.None), ClusterFailures.SiloOrDatabase, CancellationToken.None);
+            await upload.Retry.RunAsync(upload.Grain.AbortAsync, ClusterFailures.SiloOrDatabase, CancellationToken.None);
         }
         catch (Exception e)
         {
@@ -267,7 +268,7 @@ public static partial class ImportEndpoints
                 if (from >= total)
                 {
                     // Every row was stored before the batch was sealed: only the seal is missing.
-                    var whole = await retry.RunAsync(() => grain.SealAsync(total, concurrency, cancellationToken), ClusterFailures.SiloOrDatabase, cancellationToken);
+                    var whole = await retry.RunAsync(attempt => grain.SealAsync(total, concurrency, attempt), ClusterFailures.SiloOrDatabase, cancellationToken);
                     Took(whole);
                     return whole;
                 }
@@ -329,10 +330,10 @@ public static partial class ImportEndpoints
             // A slice is stored whole at its position, and stored again harmlessly: it is sent again while its silo dies
             // or the database blinks, within the failover time.
             var encoded = BatchItemSlice.Of(slice) with { SourceFields = UserImport.Columns };
-            var progress = await retry.RunAsync(() => grain.AppendAsync(firstSeq, encoded, cancellationToken), ClusterFailures.SiloOrDatabase, cancellationToken);
+            var progress = await retry.RunAsync(attempt => grain.AppendAsync(firstSeq, encoded, attempt), ClusterFailures.SiloOrDatabase, cancellationToken);
             if (seal is { } at)
             {
-                progress = await retry.RunAsync(() => grain.SealAsync(at.Total, at.Concurrency, cancellationToken), ClusterFailures.SiloOrDatabase, cancellationToken);
+                progress = await retry.RunAsync(attempt => grain.SealAsync(at.Total, at.Concurrency, attempt), ClusterFailures.SiloOrDatabase, cancellationToken);
                 Stored = progress.Stored;
             }
 

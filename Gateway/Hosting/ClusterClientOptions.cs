@@ -21,7 +21,15 @@ public sealed class ClusterClientOptions
     /// </summary>
     public TimeSpan FailoverTimeout { get; set; } = TimeSpan.FromSeconds(25);
 
-    public const string FailoverTimeoutRule = "Orleans:FailoverTimeout must be from 0 to 00:02:00.";
+    /// <summary>
+    /// How long one attempt of such a call that should be quick (an upload slice, a seal, a start) is waited for before it
+    /// is sent again: a call held by a silo that dies is never answered, and Orleans would wait its whole response timeout
+    /// (default 10 s).
+    /// </summary>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    internal bool IsValid => FailoverTimeout >= TimeSpan.Zero && FailoverTimeout <= TimeSpan.FromMinutes(2);
+    public const string FailoverRule = "Orleans:FailoverTimeout must be from 0 to 00:02:00 and Orleans:AttemptTimeout from 00:00:01 to 00:01:00.";
+
+    internal bool IsValid => FailoverTimeout >= TimeSpan.Zero && FailoverTimeout <= TimeSpan.FromMinutes(2)
+        && AttemptTimeout >= TimeSpan.FromSeconds(1) && AttemptTimeout <= TimeSpan.FromMinutes(1);
 }

@@ -18,8 +18,8 @@ public sealed partial class GrainRetry(IOptions<ClusterClientOptions> options, I
         RunAsync(call, ClusterFailures.SiloDied, cancellationToken);
 
     /// <summary>As above, for a call that answers nothing, failing in a way <paramref name="transient"/> accepts.</summary>
-    public async Task RunAsync(Func<Task> call, Func<Exception, bool> transient, CancellationToken cancellationToken) =>
-        await RunAsync(async () => { await call(); return true; }, transient, cancellationToken);
+    public async Task RunAsync(Func<CancellationToken, Task> call, Func<Exception, bool> transient, CancellationToken cancellationToken) =>
+        await RunAsync(async attempt => { await call(attempt); return true; }, transient, cancellationToken);
 
     /// <summary>Sends <paramref name="call"/> again while it fails in a way <paramref name="transient"/> accepts, within the failover time.</summary>
     public async Task<T> RunAsync<T>(Func<Task<T>> call, Func<Exception, bool> transient, CancellationToken cancellationToken)
@@ -39,6 +39,29 @@ public sealed partial class GrainRetry(IOptions<ClusterClientOptions> options, I
             }
         }
     }
+
+    /// <summary>
+    /// As above, for a call that should be quick: each attempt is given its own token, cancelled after
+    /// <see cref="ClusterClientOptions.AttemptTimeout"/>, and an attempt that ran out of time is sent again like one whose
+    /// silo died (the call must be as safe to repeat after it was cancelled part way).
+    /// </summary>
+    public Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> call, Func<Exception, bool> transient, CancellationToken cancellationToken) =>
+        RunAsync(
+            async () =>
+            {
+                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                attempt.CancelAfter(options.Value.AttemptTimeout);
+                try
+                {
+                    return await call(attempt.Token);
+                }
+                catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw new TimeoutException($"The call was not answered within {options.Value.AttemptTimeout}.", e);
+                }
+            },
+            transient,
+            cancellationToken);
 
     [LoggerMessage(EventId = 3200, Level = LogLevel.Warning, Message = "A grain call failed (attempt {Attempt}: {Type}: {Reason}); sending it again in {Delay}")]
     private partial void LogRetrying(int attempt, TimeSpan delay, string type, string reason);

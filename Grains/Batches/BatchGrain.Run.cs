@@ -36,6 +36,12 @@ public sealed partial class BatchGrain
     {
         if (_run is null)
         {
+            // A batch run again (retried, its upload resumed) ends again: waiters from now on wait for that end.
+            if (_ended is { Task.IsCompleted: true })
+            {
+                _ended = null;
+            }
+
             _run = new RunContext();
             _ = RunAsync(_run);
         }

@@ -243,6 +243,10 @@ public sealed partial class BatchGrain(
                 return new BatchCommandResult(Progress());
             }
 
+            // Appends after sealing are not checkpointed one by one: the next slice goes where the stored pages end, or it
+            // would replace stored items and the results of those already run.
+            var extent = await store.ReadExtentAsync(BatchId, cancellationToken);
+            Batch.Appended = Math.Clamp(extent.Appended, Batch.Appended, Batch.Total);
             LogUploadResumed(BatchId, Batch.Appended, Batch.Total);
             _lastUploadCall = DateTimeOffset.UtcNow;
             Batch.UploadStopped = false;

@@ -85,8 +85,10 @@ public static partial class ImportEndpoints
             batchId = claim.BatchId;
             var resumed = await retry.RunAsync(
                 attempt => cluster.GetGrain<IBatchGrain>(batchId).ResumeUploadAsync(attempt), ClusterFailures.SiloDied, cancellationToken);
-            switch (ImportResend.Decide(resumed))
+            switch (ImportResend.Decide(resumed, scan.Rows))
             {
+                case ResendAction.CancelledPart:
+                    return TypedResults.Problem(ApiProblems.CancelledWhileUploading(batchId, resumed.Progress!.Stored, scan.Rows));
                 case ResendAction.Accepted:
                     return BatchEndpoints.Accepted(resumed.Progress!);
                 case ResendAction.StillUploading:
@@ -110,11 +112,21 @@ public static partial class ImportEndpoints
         {
             // Before the batch is sealed this discards it; after, the batch keeps its total and runs the rows it holds.
             await AbortAsync(upload, loggers);
+            if (upload.Stored is null)
+            {
+                // Nothing was kept: the failure is answered as for any other request (a 503 commits nothing).
+                throw;
+            }
+            if (e is UploadStoppedException { Progress.Status: BatchStatus.Cancelled } cancelled)
+            {
+                return TypedResults.Problem(ApiProblems.CancelledWhileUploading(batchId, cancelled.Progress.Stored, scan.Rows));
+            }
+
             var status = e is UploadStoppedException
                 ? StatusCodes.Status409Conflict
                 : ProblemExceptionHandler.ProblemFor(e, limits.MaxImportBytes)?.Status ?? StatusCodes.Status500InternalServerError;
-            LogUploadFailed(loggers, batchId, upload.Stored ?? 0, scan.Rows, e);
-            return TypedResults.Problem(ApiProblems.UploadIncomplete(status, upload.Stored is null ? null : batchId, upload.Stored ?? 0, scan.Rows, keyed));
+            LogUploadFailed(loggers, batchId, upload.Stored.Value, scan.Rows, e);
+            return TypedResults.Problem(ApiProblems.UploadIncomplete(status, batchId, upload.Stored.Value, scan.Rows, keyed));
         }
         catch (Exception)
         {
@@ -318,7 +330,7 @@ public static partial class ImportEndpoints
         private void Took(BatchProgress progress)
         {
             Stored = progress.Stored;
-            if (progress.UploadStopped || progress.IsTerminal && !progress.HoldsEveryItem)
+            if (progress.UploadStopped || progress.IsTerminal && progress.Stored < total)
             {
                 throw new UploadStoppedException(progress);
             }

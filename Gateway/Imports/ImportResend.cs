@@ -8,10 +8,13 @@ public static class ImportResend
     /// <summary>Seconds a client is told to wait before sending again while the first upload may still run.</summary>
     public const int RetryAfterSeconds = 5;
 
-    public static ResendAction Decide(BatchCommandResult resumed) => resumed switch
+    /// <param name="resumed">What the batch answered to being resumed.</param>
+    /// <param name="rows">The file's data rows.</param>
+    public static ResendAction Decide(BatchCommandResult resumed, int rows) => resumed switch
     {
         { Progress: null } => ResendAction.StartAnew,
         { Conflict: not null } => ResendAction.StillUploading,
+        { Progress: { Status: BatchStatus.Cancelled, Total: var total } } when total < rows => ResendAction.CancelledPart,
         { Progress: { HoldsEveryItem: true, Status: not BatchStatus.Pending } } => ResendAction.Accepted,
         _ => ResendAction.Resume,
     };
@@ -30,6 +33,9 @@ public enum ResendAction
 
     /// <summary>The batch holds only its first rows: the rest are stored from the first one it does not hold.</summary>
     Resume,
+
+    /// <summary>The batch was cancelled while the file was uploading: it takes no more rows, and the key cannot import the file.</summary>
+    CancelledPart,
 }
 
 /// <summary>The batch stopped taking rows (cancelled, or its upload stopped) before it held them all.</summary>

@@ -54,6 +54,7 @@ public sealed partial class BatchGrain
     private async Task RunAsync(RunContext run)
     {
         IGrainTimer? heartbeat = null;
+        var ended = false;
         try
         {
             await ReconcileAsync(CancellationToken.None);
@@ -125,6 +126,7 @@ public sealed partial class BatchGrain
             await UnregisterResumeReminderAsync();
             LogCompleted(BatchId, Batch.Total, Batch.Succeeded, Batch.Failed);
             _ended?.TrySetResult();
+            ended = true;
         }
         catch (Exception e)
         {
@@ -139,7 +141,27 @@ public sealed partial class BatchGrain
                 _run = null;
                 // Kept slices are items known to be pending; once a run has ended, only the stored results say which are.
                 _appendedSlices.Clear();
+                if (ended && Batch.Status == BatchStatus.Processing)
+                {
+                    // Reopened (retried, its upload resumed) while this run wrote its end: that could not start a run
+                    // while this one was still here, and this one may have unregistered the reminder it registered.
+                    _ = RunAgainAsync();
+                }
             }
+        }
+    }
+
+    private async Task RunAgainAsync()
+    {
+        StartRun();
+        try
+        {
+            await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeCheckPeriod, options.Value.ResumeCheckPeriod);
+        }
+        catch (Exception e)
+        {
+            // The run goes on; should it stop too, the next call or activation resumes the batch.
+            LogRunFailed(BatchId, e);
         }
     }
 

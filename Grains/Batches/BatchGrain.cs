@@ -247,15 +247,23 @@ public sealed partial class BatchGrain(
             // would replace stored items and the results of those already run.
             var extent = await store.ReadExtentAsync(BatchId, cancellationToken);
             Batch.Appended = Math.Clamp(extent.Appended, Batch.Appended, Batch.Total);
+            await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeCheckPeriod, options.Value.ResumeCheckPeriod);
+            var (status, reason) = (Batch.Status, Batch.FailureReason);
+            (Batch.UploadStopped, Batch.FailureReason, Batch.Status, Batch.ResumeAttempts, Batch.UpdatedAt) =
+                (false, null, BatchStatus.Processing, 0, DateTimeOffset.UtcNow);
+            try
+            {
+                await WriteStateLockedAsync(cancellationToken);
+            }
+            catch
+            {
+                // Not reopened after all (the database is away): the batch still reads as stopped, so the next try resumes it.
+                (Batch.UploadStopped, Batch.FailureReason, Batch.Status) = (true, reason, status);
+                throw;
+            }
+
             LogUploadResumed(BatchId, Batch.Appended, Batch.Total);
             _lastUploadCall = DateTimeOffset.UtcNow;
-            Batch.UploadStopped = false;
-            Batch.FailureReason = null;
-            Batch.Status = BatchStatus.Processing;
-            Batch.ResumeAttempts = 0;
-            Batch.UpdatedAt = DateTimeOffset.UtcNow;
-            await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeCheckPeriod, options.Value.ResumeCheckPeriod);
-            await WriteStateLockedAsync(cancellationToken);
             StartRun();
             return new BatchCommandResult(Progress());
         }

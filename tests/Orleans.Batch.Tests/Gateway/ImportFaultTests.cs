@@ -109,6 +109,110 @@ public sealed class ImportDatabaseOutageTests(ImportDatabaseOutageTests.OutageFi
         Assert.Equal(150, await fixture.Database.CountUsersAsync(emails));
     }
 
+    [Fact]
+    public async Task Import_SentAgainWhileTheFirstUploadRuns_Is409WithRetryAfter_AndTheFirstCompletesAlone()
+    {
+        var file = UploadFile.Of("twice", UploadFaults.Rows);
+        var key = Unique.Token();
+        var held = HoldAppendAt(UploadFaults.CutAtRow);
+        using var hook = held.Hook;
+        var first = UploadFaults.ImportAsync(fixture.Http, file, key);
+        var batchId = await held.Reached.Task.WaitAsync(TimeSpan.FromSeconds(60));
+
+        using var again = new HttpRequestMessage(HttpMethod.Post, "/batch/users/import") { Content = new StringContent(file.Csv, Encoding.UTF8, "text/csv") };
+        again.Headers.Add("Idempotency-Key", key);
+        using var raw = await fixture.Http.SendAsync(again);
+        var second = await ApiResponse.ReadAsync(raw);
+        held.Release.SetResult();
+
+        var problem = ApiAssert.Problem(second, HttpStatusCode.Conflict, "upload-in-progress");
+        Assert.Equal(batchId, problem.Str("batchId"));
+        Assert.Equal(TimeSpan.FromSeconds(5), raw.Headers.RetryAfter?.Delta);
+        await UploadFaults.AssertAcceptedWholeAsync(_api, await first, batchId);
+        await UploadFaults.AssertEveryRowImportedOnceAsync(_api, fixture.Database, batchId, file);
+    }
+
+    [Fact]
+    public async Task Import_ClientGoesAwayMidUpload_TheBatchStopsShortOfItsTotal_AndTheSameRequestImportsEveryRow()
+    {
+        var file = UploadFile.Of("gone", UploadFaults.Rows);
+        var key = Unique.Token();
+        var held = HoldAppendAt(UploadFaults.CutAtRow);
+        string batchId;
+        using (held.Hook)
+        {
+            using var leave = new CancellationTokenSource();
+            var first = ImportCancellableAsync(file, key, leave.Token);
+            batchId = await held.Reached.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            await leave.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
+
+            var stopped = await _api.WaitForAsync(batchId, s => s.Str("status") == "failed", timeout: TimeSpan.FromSeconds(60));
+            held.Release.SetResult();
+            Assert.Equal((UploadFaults.Rows, UploadFaults.CutAtRow), (stopped.Int("total"), stopped.Int("stored")));
+            Assert.Contains($"The upload stopped after {UploadFaults.CutAtRow} of {UploadFaults.Rows} items (the upload failed)", stopped.Str("reason"), StringComparison.Ordinal);
+        }
+
+        var resent = await UploadFaults.SendUntilAcceptedAsync(() => UploadFaults.ImportAsync(fixture.Http, file, key), output);
+
+        await UploadFaults.AssertAcceptedWholeAsync(_api, resent, batchId);
+        await UploadFaults.AssertEveryRowImportedOnceAsync(_api, fixture.Database, batchId, file);
+    }
+
+    [Fact]
+    public async Task Import_CancelledWhileUploading_Is409_AndTheSameRequestAgainIs409_NeverAccepted()
+    {
+        var file = UploadFile.Of("cancel", UploadFaults.Rows);
+        var key = Unique.Token();
+        var held = HoldAppendAt(UploadFaults.CutAtRow);
+        using var hook = held.Hook;
+        var first = UploadFaults.ImportAsync(fixture.Http, file, key);
+        var batchId = await held.Reached.Task.WaitAsync(TimeSpan.FromSeconds(60));
+
+        var cancelled = ApiAssert.Json(await _api.PostAsync($"/batch/{batchId}/cancel", null), HttpStatusCode.OK);
+        held.Release.SetResult();
+        var answer = await first;
+        var again = await UploadFaults.ImportAsync(fixture.Http, file, key);
+
+        Assert.Equal("cancelled", cancelled.Str("status"));
+        foreach (var refused in new[] { answer, again })
+        {
+            var problem = ApiAssert.Problem(refused, HttpStatusCode.Conflict, "batch-conflict");
+            Assert.Equal(batchId, problem.Str("batchId"));
+            Assert.Contains($"cancelled while its file was uploading: it holds {UploadFaults.CutAtRow} of the file's {UploadFaults.Rows} rows", problem.Str("detail"), StringComparison.Ordinal);
+        }
+    }
+
+    private async Task ImportCancellableAsync(UploadFile file, string key, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/batch/users/import") { Content = new StringContent(file.Csv, Encoding.UTF8, "text/csv") };
+        request.Headers.Add("Idempotency-Key", key);
+        using var response = await fixture.Http.SendAsync(request, cancellationToken);
+        Assert.Fail($"The import was answered {(int)response.StatusCode} although its client went away.");
+    }
+
+    /// <summary>Holds the first append from <paramref name="from"/> on in its silo, before it runs, until released.</summary>
+    private HeldAppend HoldAppendAt(int from)
+    {
+        var held = new HeldAppend(
+            new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously),
+            new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously),
+            null!);
+        return held with
+        {
+            Hook = GrainCallHooks.Set(fixture.Cluster.Options.ServiceId, async (call, _) =>
+            {
+                if (call.InterfaceMethod?.Name == nameof(IBatchGrain.AppendAsync) && call.Request.GetArgument(0) is int position && position >= from
+                    && held.Reached.TrySetResult(call.TargetId.Key.ToString()!))
+                {
+                    await held.Release.Task;
+                }
+            }),
+        };
+    }
+
+    private sealed record HeldAppend(TaskCompletionSource<string> Reached, TaskCompletionSource Release, IDisposable Hook);
+
     /// <summary>Cuts the database once, just before the first call of <paramref name="method"/> whose first argument is at least <paramref name="from"/>.</summary>
     private IDisposable CutDatabaseBefore(string method, int from)
     {
@@ -126,7 +230,8 @@ public sealed class ImportDatabaseOutageTests(ImportDatabaseOutageTests.OutageFi
     }
 
     /// <summary>
-    /// Two silos on PostgreSQL through a proxy, resuming batches every 5 s; besides the usual gateway, an impatient one
+    /// Two silos on PostgreSQL through a proxy, resuming batches every 2 s, waiting 30 s for a silent upload (longer than
+    /// any test here holds one); besides the usual gateway, an impatient one
     /// that re-sends a failed call for one second only, so the outage fails its upload instead of waiting it out.
     /// </summary>
     public sealed class OutageFixture() : ClusterFixture(silos: 2, typeof(OutageSilo))
@@ -158,7 +263,7 @@ public sealed class ImportDatabaseOutageTests(ImportDatabaseOutageTests.OutageFi
             {
                 ["ConnectionStrings:Postgres"] = SharedProxy.ConnectionString,
                 ["Batch:ResumeCheckPeriod"] = "00:00:02",
-                ["Batch:UploadTimeout"] = "00:00:05",
+                ["Batch:UploadTimeout"] = "00:00:30",
             });
 
             public override void Configure(ISiloBuilder siloBuilder)

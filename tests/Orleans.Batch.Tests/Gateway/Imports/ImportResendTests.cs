@@ -8,11 +8,11 @@ public sealed class ImportResendTests
 {
     [Fact]
     public void Decide_NoBatchKept_StartsAnew() =>
-        Assert.Equal(ResendAction.StartAnew, ImportResend.Decide(new BatchCommandResult(null)));
+        Assert.Equal(ResendAction.StartAnew, ImportResend.Decide(new BatchCommandResult(null), 100));
 
     [Fact]
     public void Decide_FirstUploadMayStillRun_IsStillUploading() =>
-        Assert.Equal(ResendAction.StillUploading, ImportResend.Decide(new BatchCommandResult(Progress(BatchStatus.Processing, 100, 40), "busy")));
+        Assert.Equal(ResendAction.StillUploading, ImportResend.Decide(new BatchCommandResult(Progress(BatchStatus.Processing, 100, 40), "busy"), 100));
 
     [Theory]
     [InlineData(BatchStatus.Processing)]
@@ -20,16 +20,20 @@ public sealed class ImportResendTests
     [InlineData(BatchStatus.Failed)]
     [InlineData(BatchStatus.Cancelled)]
     public void Decide_EveryRowStored_IsAnsweredAsAccepted(BatchStatus status) =>
-        Assert.Equal(ResendAction.Accepted, ImportResend.Decide(new BatchCommandResult(Progress(status, 100, 100))));
+        Assert.Equal(ResendAction.Accepted, ImportResend.Decide(new BatchCommandResult(Progress(status, 100, 100)), 100));
 
     [Theory]
-    [InlineData(BatchStatus.Processing, 40, false)]
-    [InlineData(BatchStatus.Failed, 40, true)]
-    [InlineData(BatchStatus.Processing, 40, true)]
-    [InlineData(BatchStatus.Pending, 40, false)]
-    [InlineData(BatchStatus.Pending, 100, false)]
-    public void Decide_RowsMissingOrNeverSealed_ResumesFromTheFirstMissing(BatchStatus status, int stored, bool stopped) =>
-        Assert.Equal(ResendAction.Resume, ImportResend.Decide(new BatchCommandResult(Progress(status, 100, stored, stopped))));
+    [InlineData(BatchStatus.Processing, 100, 40, false)]
+    [InlineData(BatchStatus.Failed, 100, 40, true)]
+    [InlineData(BatchStatus.Processing, 100, 40, true)]
+    [InlineData(BatchStatus.Pending, 40, 40, false)]
+    [InlineData(BatchStatus.Pending, 100, 100, false)]
+    public void Decide_RowsMissingOrNeverSealed_ResumesFromTheFirstMissing(BatchStatus status, int total, int stored, bool stopped) =>
+        Assert.Equal(ResendAction.Resume, ImportResend.Decide(new BatchCommandResult(Progress(status, total, stored, stopped)), 100));
+
+    [Fact]
+    public void Decide_CancelledWhileUploading_TheBatchHoldsLessThanTheFile_IsRefused() =>
+        Assert.Equal(ResendAction.CancelledPart, ImportResend.Decide(new BatchCommandResult(Progress(BatchStatus.Cancelled, 40, 40)), 100));
 
     [Theory]
     [InlineData(0, 120, true)]

@@ -26,9 +26,10 @@ internal static class Submissions
     }
 
     /// <summary>Claims the request's key for <paramref name="batchId"/>; null when the request has no key.</summary>
+    /// <remarks>A claim sent again answers the same claim (the first one wins), so it is re-sent while a silo dies.</remarks>
     public static async Task<SubmissionClaim?> ClaimAsync(
-        IClusterClient cluster, HttpRequest request, BatchApiOptions limits, string batchId, byte[] fingerprint) =>
+        IClusterClient cluster, GrainRetry retry, HttpRequest request, BatchApiOptions limits, string batchId, byte[] fingerprint) =>
         ReadKey(request, limits).Key is { } key
-            ? await cluster.GetGrain<ISubmissionGrain>($"{request.Path}|{key}").ClaimAsync(batchId, fingerprint)
+            ? await retry.RunAsync(() => cluster.GetGrain<ISubmissionGrain>($"{request.Path}|{key}").ClaimAsync(batchId, fingerprint), request.HttpContext.RequestAborted)
             : null;
 }

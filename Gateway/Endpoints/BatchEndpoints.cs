@@ -25,7 +25,7 @@ public static class BatchEndpoints
     }
 
     internal static async Task<Results<BatchCompletedResult, Accepted<BatchAcceptedResponse>, ProblemHttpResult>> SubmitAsync(
-        HttpRequest request, IClusterClient cluster, IOptions<BatchApiOptions> options, CancellationToken cancellationToken)
+        HttpRequest request, IClusterClient cluster, GrainRetry retry, IOptions<BatchApiOptions> options, CancellationToken cancellationToken)
     {
         var limits = options.Value;
         if (!IsJson(request.ContentType))
@@ -67,7 +67,7 @@ public static class BatchEndpoints
         }
 
         var submitted = batch!;
-        var claim = await Submissions.ClaimAsync(cluster, request, limits, batchId, SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length)));
+        var claim = await Submissions.ClaimAsync(cluster, retry, request, limits, batchId, SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length)));
         if (claim is { SameRequest: false })
         {
             return TypedResults.Problem(ApiProblems.SubmissionKeyReused());
@@ -75,15 +75,16 @@ public static class BatchEndpoints
 
         batchId = claim?.BatchId ?? batchId;
         var grain = cluster.GetGrain<IBatchGrain>(batchId);
-        // Under a key claimed earlier, the batch already exists and this request runs nothing; items are read back
-        // from the store with their batch's own id, so the provisional id they carry here does not matter.
-        var progress = await grain.StartAsync(submitted, cancellationToken);
+        // Under a key claimed earlier, the batch already exists and this request runs nothing, or completes what a failed
+        // first request began; items are read back from the store with their batch's own id, so the provisional id they
+        // carry here does not matter. Starting a batch under its id twice starts it once, so the call is re-sent while a silo dies.
+        var progress = await retry.RunAsync(attempt => grain.StartAsync(submitted, attempt), ClusterFailures.SiloDied, cancellationToken);
         if (submitted.Mode == BatchMode.Async || (submitted.Mode == BatchMode.Auto && submitted.Operations.Count > limits.SyncThreshold))
         {
             return Accepted(progress);
         }
 
-        progress = await WaitForEndAsync(grain, progress, limits.SyncTimeout, cancellationToken) ?? progress;
+        progress = await WaitForEndAsync(grain, retry, progress, limits.SyncTimeout, cancellationToken) ?? progress;
         if (!progress.IsTerminal)
         {
             return submitted.Mode == BatchMode.Sync
@@ -91,7 +92,7 @@ public static class BatchEndpoints
                 : Accepted(progress);
         }
 
-        return new BatchCompletedResult(progress, await ReadAllResultsAsync(grain, limits.MaxResultsPageSize, cancellationToken));
+        return new BatchCompletedResult(progress, await ReadAllResultsAsync(grain, retry, limits.MaxResultsPageSize, cancellationToken));
     }
 
     /// <summary>
@@ -99,7 +100,7 @@ public static class BatchEndpoints
     /// the status it has then, so a client learns of the end without polling.
     /// </summary>
     internal static async Task<Results<Ok<BatchStatusResponse>, ProblemHttpResult>> GetStatusAsync(
-        string batchId, string? wait, IClusterClient cluster, IOptions<BatchApiOptions> options, CancellationToken cancellationToken)
+        string batchId, string? wait, IClusterClient cluster, GrainRetry retry, IOptions<BatchApiOptions> options, CancellationToken cancellationToken)
     {
         // wait is bound as text so that a non-number is named in 'errors' like a number out of range.
         var max = options.Value.MaxStatusWaitSeconds;
@@ -111,7 +112,8 @@ public static class BatchEndpoints
         }
 
         var grain = cluster.GetGrain<IBatchGrain>(batchId);
-        var progress = await WaitForEndAsync(grain, await grain.GetStatusAsync(), TimeSpan.FromSeconds(seconds), cancellationToken);
+        var progress = await WaitForEndAsync(
+            grain, retry, await retry.RunAsync(grain.GetStatusAsync, cancellationToken), TimeSpan.FromSeconds(seconds), cancellationToken);
         return progress is null
             ? TypedResults.Problem(ApiProblems.BatchNotFound(batchId))
             : TypedResults.Ok(BatchStatusResponse.From(progress));
@@ -122,12 +124,13 @@ public static class BatchEndpoints
     /// once it ended, else as it stands when the time is up; null when there is no such batch.
     /// </summary>
     private static async Task<BatchProgress?> WaitForEndAsync(
-        IBatchGrain grain, BatchProgress? progress, TimeSpan within, CancellationToken cancellationToken)
+        IBatchGrain grain, GrainRetry retry, BatchProgress? progress, TimeSpan within, CancellationToken cancellationToken)
     {
         var deadline = DateTimeOffset.UtcNow + within;
         while (progress is { IsTerminal: false } && deadline - DateTimeOffset.UtcNow is { Ticks: > 0 } left)
         {
-            progress = await grain.WaitAsync(left, cancellationToken) ?? await grain.GetStatusAsync();
+            progress = await retry.RunAsync(() => grain.WaitAsync(left, cancellationToken), cancellationToken)
+                ?? await retry.RunAsync(grain.GetStatusAsync, cancellationToken);
         }
 
         return progress;
@@ -135,7 +138,7 @@ public static class BatchEndpoints
 
     internal static async Task<Results<ResultsPageResult, ResultsDownload, ProblemHttpResult>> GetResultsAsync(
         string batchId, string? cursor, string? limit, string? status, string? format, HttpRequest request,
-        IClusterClient cluster, IOptions<BatchApiOptions> options, CancellationToken cancellationToken)
+        IClusterClient cluster, GrainRetry retry, IOptions<BatchApiOptions> options, CancellationToken cancellationToken)
     {
         // limit is bound as text so that a non-number is named in 'errors' like every other invalid parameter.
         var max = options.Value.MaxResultsPageSize;
@@ -181,12 +184,12 @@ public static class BatchEndpoints
         var grain = cluster.GetGrain<IBatchGrain>(batchId);
         if (download is { } fileFormat)
         {
-            return await grain.GetStatusAsync() is null
+            return await retry.RunAsync(grain.GetStatusAsync, cancellationToken) is null
                 ? TypedResults.Problem(ApiProblems.BatchNotFound(batchId))
                 : new ResultsDownload(grain, batchId, fileFormat, outcome, max);
         }
 
-        var page = await grain.GetResultsAsync(after, pageSize ?? options.Value.DefaultResultsPageSize, outcome, cancellationToken);
+        var page = await retry.RunAsync(() => grain.GetResultsAsync(after, pageSize ?? options.Value.DefaultResultsPageSize, outcome, cancellationToken), cancellationToken);
         return page is null ? TypedResults.Problem(ApiProblems.BatchNotFound(batchId)) : new ResultsPageResult(page);
     }
 
@@ -228,11 +231,11 @@ public static class BatchEndpoints
         || (contentType.StartsWith("application/", StringComparison.OrdinalIgnoreCase)
             && contentType.Split(';')[0].EndsWith("+json", StringComparison.OrdinalIgnoreCase));
 
-    private static async Task<List<OperationResult>> ReadAllResultsAsync(IBatchGrain grain, int pageSize, CancellationToken cancellationToken)
+    private static async Task<List<OperationResult>> ReadAllResultsAsync(IBatchGrain grain, GrainRetry retry, int pageSize, CancellationToken cancellationToken)
     {
         var results = new List<OperationResult>();
         int? after = -1;
-        while (after is { } position && await grain.GetResultsAsync(position, pageSize, null, cancellationToken) is { } page)
+        while (after is { } position && await retry.RunAsync(() => grain.GetResultsAsync(position, pageSize, null, cancellationToken), cancellationToken) is { } page)
         {
             results.AddRange(page.Items.Select(i => i.Result));
             after = page.NextAfter;

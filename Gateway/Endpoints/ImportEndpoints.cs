@@ -18,17 +18,13 @@ namespace Orleans.Batch.Gateway.Endpoints;
 /// so all its operations are never held at once. The file is checked whole before any row is stored; the batch
 /// starts running its first slice while the later ones are still being stored.
 /// </summary>
-public static class ImportEndpoints
+public static partial class ImportEndpoints
 {
     /// <summary>Uploads up to this size are held in memory between the two reads; larger ones are spooled to a temporary file.</summary>
     private const int SpoolThreshold = 1024 * 1024;
 
     /// <summary>The most rows of the first slice handed to the batch (a page of items); the later ones hold the slice size.</summary>
     private const int FirstSliceSize = 1000;
-
-    private const int AppendAttempts = 3;
-
-    private static readonly TimeSpan AppendRetryDelay = TimeSpan.FromSeconds(1);
 
     public static IEndpointRouteBuilder MapImportEndpoints(this IEndpointRouteBuilder app)
     {
@@ -37,7 +33,8 @@ public static class ImportEndpoints
     }
 
     internal static async Task<Results<Accepted<BatchAcceptedResponse>, ProblemHttpResult>> ImportUsersAsync(
-        HttpRequest request, string? concurrency, IClusterClient cluster, IOptions<BatchApiOptions> options, CancellationToken cancellationToken)
+        HttpRequest request, string? concurrency, IClusterClient cluster, GrainRetry retry, IOptions<BatchApiOptions> options,
+        ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var limits = options.Value;
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
@@ -75,35 +72,80 @@ public static class ImportEndpoints
         }
 
         var batchId = Submissions.NewBatchId();
-        if (await Submissions.ClaimAsync(cluster, request, limits, batchId, scan.Fingerprint!) is { IsNew: false } claim)
+        var keyed = Submissions.ReadKey(request, limits).Key is not null;
+        var from = 0;
+        if (await Submissions.ClaimAsync(cluster, retry, request, limits, batchId, scan.Fingerprint!) is { IsNew: false } claim)
         {
             if (!claim.SameRequest)
             {
                 return TypedResults.Problem(ApiProblems.SubmissionKeyReused());
             }
 
-            var existing = await cluster.GetGrain<IBatchGrain>(claim.BatchId).GetStatusAsync();
-            if (existing is not null)
-            {
-                return BatchEndpoints.Accepted(existing);
-            }
-
+            // The same file under the same key: the first upload's batch, carried on from the rows it does not hold yet.
             batchId = claim.BatchId;
+            var resumed = await retry.RunAsync(
+                attempt => cluster.GetGrain<IBatchGrain>(batchId).ResumeUploadAsync(attempt), ClusterFailures.SiloDied, cancellationToken);
+            switch (ImportResend.Decide(resumed, scan.Rows))
+            {
+                case ResendAction.CancelledPart:
+                    return TypedResults.Problem(ApiProblems.CancelledWhileUploading(batchId, resumed.Progress!.Stored, scan.Rows));
+                case ResendAction.Accepted:
+                    return BatchEndpoints.Accepted(resumed.Progress!);
+                case ResendAction.StillUploading:
+                    request.HttpContext.Response.Headers.RetryAfter = ImportResend.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+                    return TypedResults.Problem(ApiProblems.UploadInProgress(batchId, resumed.Conflict!));
+                case ResendAction.Resume:
+                    from = resumed.Progress!.Stored;
+                    break;
+            }
         }
 
         request.Body.Position = 0;
         var body = await OpenCsvAsync(request, cancellationToken);
         var csv = PipeReader.Create(body.Csv!, new StreamPipeReaderOptions(leaveOpen: true));
-        var grain = cluster.GetGrain<IBatchGrain>(batchId);
+        var upload = new Upload(cluster.GetGrain<IBatchGrain>(batchId), batchId, scan.Rows, requested, limits.ImportSliceSize, retry);
         try
         {
-            return BatchEndpoints.Accepted(await UploadAsync(grain, batchId, csv, scan.Rows, requested, limits.ImportSliceSize, cancellationToken));
+            return BatchEndpoints.Accepted(await upload.RunAsync(csv, from, cancellationToken));
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Before the batch is sealed this discards it; after, the batch keeps its total and runs the rows it holds.
+            await AbortAsync(upload, loggers);
+            if (upload.Stored is null)
+            {
+                // Nothing was kept: the failure is answered as for any other request (a 503 commits nothing).
+                throw;
+            }
+            if (e is UploadStoppedException { Progress.Status: BatchStatus.Cancelled } cancelled)
+            {
+                return TypedResults.Problem(ApiProblems.CancelledWhileUploading(batchId, cancelled.Progress.Stored, scan.Rows));
+            }
+
+            var status = e is UploadStoppedException
+                ? StatusCodes.Status409Conflict
+                : ProblemExceptionHandler.ProblemFor(e, limits.MaxImportBytes)?.Status ?? StatusCodes.Status500InternalServerError;
+            LogUploadFailed(loggers, batchId, upload.Stored.Value, scan.Rows, e);
+            return TypedResults.Problem(ApiProblems.UploadIncomplete(status, batchId, upload.Stored.Value, scan.Rows, keyed));
         }
         catch (Exception)
         {
-            // Before the batch is sealed this discards it; after, it ends the batch at the rows it already holds.
-            await grain.AbortAsync(CancellationToken.None);
+            // The client went away: nobody reads an answer, but the batch must not wait for rows that will not come.
+            await AbortAsync(upload, loggers);
             throw;
+        }
+    }
+
+    private static async Task AbortAsync(Upload upload, ILoggerFactory loggers)
+    {
+        try
+        {
+            await upload.Retry.RunAsync(upload.Grain.AbortAsync, ClusterFailures.SiloOrDatabase, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            // The batch then stops waiting for the rest by itself, after Batch:UploadTimeout without a slice.
+            LogAbortFailed(loggers, upload.BatchId, e);
         }
     }
 
@@ -160,78 +202,6 @@ public static class ImportEndpoints
         }
     }
 
-    /// <summary>
-    /// Hands the checked file to the batch a slice at a time, parsing the next slice while the previous one is stored.
-    /// The batch is sealed at its known size after the first slice, so its run starts while the rest is stored.
-    /// </summary>
-    private static async Task<BatchProgress> UploadAsync(
-        IBatchGrain grain, string batchId, PipeReader body, int total, int? concurrency, int sliceSize, CancellationToken cancellationToken)
-    {
-        await using var reader = new CsvRecordReader(body);
-        Task<BatchProgress>? stored = null;
-        try
-        {
-            await reader.SkipAsync(cancellationToken);
-            // The run starts once the first slice is stored, so that one is small: the batch is busy sooner.
-            var limit = Math.Min(sliceSize, FirstSliceSize);
-            var slice = new List<BatchItem>(limit);
-            var rows = 0;
-            while (rows < total && await reader.ReadAsync(cancellationToken) is { } record)
-            {
-                rows++;
-                slice.Add(UserImport.ToItem(batchId, rows, record));
-                if (slice.Count < limit && rows < total)
-                {
-                    continue;
-                }
-
-                if (stored is not null && await stored is { Status: not (BatchStatus.Pending or BatchStatus.Processing) } ended)
-                {
-                    // Cancelled while uploading: the rest of the file is not stored.
-                    return ended;
-                }
-
-                stored = AppendAndSealAsync(grain, rows - slice.Count, slice, stored is null ? (total, concurrency) : null, cancellationToken);
-                limit = sliceSize;
-                slice = new List<BatchItem>(limit);
-            }
-
-            return rows == total && stored is not null
-                ? await stored
-                : throw new InvalidOperationException($"The file held {total} rows on its first read and {rows} on its second.");
-        }
-        finally
-        {
-            // Whatever ends the upload, no append is still running when the caller aborts the batch.
-            if (stored is not null)
-            {
-                await Task.WhenAny(stored);
-            }
-        }
-    }
-
-    private static async Task<BatchProgress> AppendAndSealAsync(
-        IBatchGrain grain, int firstSeq, List<BatchItem> slice, (int Total, int? Concurrency)? seal, CancellationToken cancellationToken)
-    {
-        BatchProgress progress;
-        var encoded = BatchItemSlice.Of(slice) with { SourceFields = UserImport.Columns };
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                progress = await grain.AppendAsync(firstSeq, encoded, cancellationToken);
-                break;
-            }
-            catch (Exception e) when (attempt < AppendAttempts && e is not (ArgumentException or InvalidOperationException or OperationCanceledException))
-            {
-                // The batch's silo died or its database blinked: the slice is stored again whole, so retrying is safe.
-                await Task.Delay(AppendRetryDelay * attempt, cancellationToken);
-            }
-        }
-
-        return seal is { } at ? await grain.SealAsync(at.Total, at.Concurrency, cancellationToken) : progress;
-    }
-
     /// <summary>The CSV bytes: the body itself for text/csv, the first file part's for multipart/form-data.</summary>
     private static async Task<(Stream? Csv, Microsoft.AspNetCore.Mvc.ProblemDetails? Problem)> OpenCsvAsync(
         HttpRequest request, CancellationToken cancellationToken)
@@ -263,5 +233,123 @@ public static class ImportEndpoints
         }
 
         return (null, ApiProblems.InvalidCsv(1, "The multipart body has no file part; send the CSV as a file field."));
+    }
+
+    private static void LogUploadFailed(ILoggerFactory loggers, string batchId, int stored, int total, Exception exception) =>
+        UploadFailed(loggers.CreateLogger(typeof(ImportEndpoints)), batchId, stored, total, exception);
+
+    private static void LogAbortFailed(ILoggerFactory loggers, string batchId, Exception exception) =>
+        AbortFailed(loggers.CreateLogger(typeof(ImportEndpoints)), batchId, exception);
+
+    [LoggerMessage(EventId = 3201, Level = LogLevel.Warning, Message = "The import into batch {BatchId} stopped after {Stored} of {Total} rows")]
+    private static partial void UploadFailed(ILogger logger, string batchId, int stored, int total, Exception exception);
+
+    [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "The failed import into batch {BatchId} could not be marked stopped; the batch stops waiting by itself")]
+    private static partial void AbortFailed(ILogger logger, string batchId, Exception exception);
+
+    /// <summary>
+    /// Hands the checked file to the batch a slice at a time from row <c>from</c>, parsing the next slice while the
+    /// previous one is stored. The batch is sealed at its known size after the first slice, so its run starts while the
+    /// rest is stored; sealing again (a resumed upload) changes nothing.
+    /// </summary>
+    private sealed class Upload(IBatchGrain grain, string batchId, int total, int? concurrency, int sliceSize, GrainRetry retry)
+    {
+        public IBatchGrain Grain => grain;
+
+        public string BatchId => batchId;
+
+        public GrainRetry Retry => retry;
+
+        /// <summary>Rows the batch holds as of the last slice it took; null until it is sealed (an abort would discard it).</summary>
+        public int? Stored { get; private set; }
+
+        public async Task<BatchProgress> RunAsync(PipeReader body, int from, CancellationToken cancellationToken)
+        {
+            await using var reader = new CsvRecordReader(body);
+            Task<BatchProgress>? stored = null;
+            Stored = from > 0 ? from : null;
+            try
+            {
+                await reader.SkipAsync(cancellationToken);
+                var rows = 0;
+                while (rows < from && await reader.SkipAsync(cancellationToken))
+                {
+                    rows++;
+                }
+
+                if (from >= total)
+                {
+                    // Every row was stored before the batch was sealed: only the seal is missing.
+                    var whole = await retry.RunAsync(attempt => grain.SealAsync(total, concurrency, attempt), ClusterFailures.SiloOrDatabase, cancellationToken);
+                    Took(whole);
+                    return whole;
+                }
+
+                // The run starts once the first slice is stored, so that one is small: the batch is busy sooner.
+                var limit = Math.Min(sliceSize, FirstSliceSize);
+                var slice = new List<BatchItem>(limit);
+                while (rows < total && await reader.ReadAsync(cancellationToken) is { } record)
+                {
+                    rows++;
+                    slice.Add(UserImport.ToItem(batchId, rows, record));
+                    if (slice.Count < limit && rows < total)
+                    {
+                        continue;
+                    }
+
+                    if (stored is not null)
+                    {
+                        Took(await stored);
+                    }
+
+                    stored = AppendAndSealAsync(rows - slice.Count, slice, stored is null ? (total, concurrency) : null, cancellationToken);
+                    limit = sliceSize;
+                    slice = new List<BatchItem>(limit);
+                }
+
+                if (rows != total || stored is null)
+                {
+                    throw new InvalidOperationException($"The file held {total} rows on its first read and {rows} on its second.");
+                }
+
+                var last = await stored;
+                Took(last);
+                return last;
+            }
+            finally
+            {
+                // Whatever ends the upload, no append is still running when the caller aborts the batch.
+                if (stored is not null)
+                {
+                    await Task.WhenAny(stored);
+                }
+            }
+        }
+
+        /// <summary>Notes what the batch holds; throws when it no longer takes rows (cancelled, or its upload stopped) before holding them all.</summary>
+        private void Took(BatchProgress progress)
+        {
+            Stored = progress.Stored;
+            if (progress.UploadStopped || progress.IsTerminal && progress.Stored < total)
+            {
+                throw new UploadStoppedException(progress);
+            }
+        }
+
+        private async Task<BatchProgress> AppendAndSealAsync(
+            int firstSeq, List<BatchItem> slice, (int Total, int? Concurrency)? seal, CancellationToken cancellationToken)
+        {
+            // A slice is stored whole at its position, and stored again harmlessly: it is sent again while its silo dies
+            // or the database blinks, within the failover time.
+            var encoded = BatchItemSlice.Of(slice) with { SourceFields = UserImport.Columns };
+            var progress = await retry.RunAsync(attempt => grain.AppendAsync(firstSeq, encoded, attempt), ClusterFailures.SiloOrDatabase, cancellationToken);
+            if (seal is { } at)
+            {
+                progress = await retry.RunAsync(attempt => grain.SealAsync(at.Total, at.Concurrency, attempt), ClusterFailures.SiloOrDatabase, cancellationToken);
+                Stored = progress.Stored;
+            }
+
+            return progress;
+        }
     }
 }

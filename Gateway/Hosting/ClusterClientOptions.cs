@@ -13,4 +13,23 @@ public sealed class ClusterClientOptions
 
     /// <summary>Pause between attempts to reach the cluster while no silo answers (default 2 s).</summary>
     public TimeSpan ConnectRetryDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long a grain call that is safe to send again is re-sent after it failed because its silo died (membership
+    /// takes several seconds to declare a silo dead and move its grains) before the request is answered 503
+    /// (default 25 s; 0 sends each call once).
+    /// </summary>
+    public TimeSpan FailoverTimeout { get; set; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>
+    /// How long one attempt of such a call that should be quick (an upload slice, a seal, a start) is waited for before it
+    /// is sent again: a call held by a silo that dies is never answered, and Orleans would wait its whole response timeout
+    /// (default 10 s).
+    /// </summary>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    public const string FailoverRule = "Orleans:FailoverTimeout must be from 0 to 00:02:00 and Orleans:AttemptTimeout from 00:00:01 to 00:01:00.";
+
+    internal bool IsValid => FailoverTimeout >= TimeSpan.Zero && FailoverTimeout <= TimeSpan.FromMinutes(2)
+        && AttemptTimeout >= TimeSpan.FromSeconds(1) && AttemptTimeout <= TimeSpan.FromMinutes(1);
 }

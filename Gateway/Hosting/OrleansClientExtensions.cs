@@ -16,7 +16,9 @@ public static class OrleansClientExtensions
             ? value
             : throw new InvalidOperationException(
                 "ConnectionStrings:Redis is not set; set it in appsettings.json or the ConnectionStrings__Redis environment variable.");
-        builder.Services.AddOptions<ClusterClientOptions>().Bind(builder.Configuration.GetSection(ClusterClientOptions.Section));
+        builder.Services.AddOptions<ClusterClientOptions>().Bind(builder.Configuration.GetSection(ClusterClientOptions.Section))
+            .Validate(o => o.IsValid, ClusterClientOptions.FailoverRule).ValidateOnStart();
+        builder.Services.AddSingleton<GrainRetry>();
 
         builder.UseOrleansClient(client =>
         {

@@ -39,6 +39,27 @@ internal static class ApiProblems
     public static ProblemDetails BatchConflict(string batchId, string detail) => Create(409, "batch-conflict", "Conflict",
         detail, new() { ["batchId"] = batchId });
 
+    public static ProblemDetails UploadInProgress(string batchId, string detail) => Create(409, "upload-in-progress", "The upload is still running",
+        detail, new() { ["batchId"] = batchId });
+
+    public static ProblemDetails CancelledWhileUploading(string batchId, int stored, int rows) => BatchConflict(batchId,
+        $"Batch {batchId} was cancelled while its file was uploading: it holds {stored} of the file's {rows} rows and takes no more. Import the file under a new Idempotency-Key.");
+
+    /// <summary>
+    /// An import whose upload failed part way: batch <paramref name="batchId"/> runs only the rows it holds. With a key,
+    /// the same request completes it; without one it cannot be resumed.
+    /// </summary>
+    public static ProblemDetails UploadIncomplete(int status, string batchId, int stored, int total, bool keyed)
+    {
+        var next = keyed
+            ? " Send the same file again with the same Idempotency-Key to import the rest."
+            : $" This import had no Idempotency-Key, so it cannot be resumed: GET /batch/{batchId}/results shows which rows ran; send the others as a new file, with an Idempotency-Key.";
+        var title = status == StatusCodes.Status503ServiceUnavailable ? "Service Unavailable" : "The upload did not finish";
+        return Create(status, "upload-incomplete", title,
+            $"The upload stopped after {stored} of {total} rows; batch {batchId} runs only those and then ends failed." + next,
+            new() { ["batchId"] = batchId, ["stored"] = stored, ["total"] = total, ["statusUrl"] = $"/batch/{batchId}/status" });
+    }
+
     public static HttpValidationProblemDetails Invalid(IDictionary<string, string[]> errors, string detail) => new(errors)
     {
         Type = TypePrefix + "validation",

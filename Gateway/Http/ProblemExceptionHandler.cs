@@ -17,16 +17,7 @@ internal sealed partial class ProblemExceptionHandler(
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellationToken)
     {
-        ProblemDetails? problem = exception switch
-        {
-            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => ApiProblems.BodyTooLarge(options.Value.MaxRequestBytes),
-            BadHttpRequestException bad => new ProblemDetails { Status = bad.StatusCode, Title = "Bad Request", Detail = bad.Message },
-            SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException or GatewayTooBusyException
-                or TimeoutException => ApiProblems.ClusterUnavailable(),
-            DatabaseUnavailableException => ApiProblems.DatabaseUnavailable(),
-            _ when DatabaseFailures.LostConnection(exception) => ApiProblems.DatabaseUnavailable(),
-            _ => null,
-        };
+        var problem = ProblemFor(exception, options.Value.MaxRequestBytes);
         if (problem is null)
         {
             return false;
@@ -40,6 +31,18 @@ internal sealed partial class ProblemExceptionHandler(
         http.Response.StatusCode = problem.Status!.Value;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem, Exception = exception });
     }
+
+    /// <summary>The problem an exception escaping a handler is answered with; null for the default 500.</summary>
+    internal static ProblemDetails? ProblemFor(Exception exception, long bodyLimit) => exception switch
+    {
+        BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => ApiProblems.BodyTooLarge(bodyLimit),
+        BadHttpRequestException bad => new ProblemDetails { Status = bad.StatusCode, Title = "Bad Request", Detail = bad.Message },
+        SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException or GatewayTooBusyException
+            or TimeoutException => ApiProblems.ClusterUnavailable(),
+        DatabaseUnavailableException => ApiProblems.DatabaseUnavailable(),
+        _ when DatabaseFailures.LostConnection(exception) => ApiProblems.DatabaseUnavailable(),
+        _ => null,
+    };
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "{Method} {Path}: the cluster or its database could not be reached")]
     private partial void LogClusterUnavailable(string method, string path, Exception exception);

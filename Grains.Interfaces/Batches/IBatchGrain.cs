@@ -22,10 +22,17 @@ public interface IBatchGrain : IGrainWithStringKey
     Task<BatchProgress> SealAsync(int total, int? concurrency, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// A failed upload: discards a batch not yet sealed, as if it never existed; a sealed one ends, failed, at the
-    /// items it holds.
+    /// A failed upload: discards a batch not yet sealed, as if it never existed; a sealed one keeps its total, runs the
+    /// items it holds and ends failed until <see cref="ResumeUploadAsync"/> reopens it.
     /// </summary>
     Task AbortAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The same upload sent again: a batch whose upload stopped is reopened (processing, waiting for the rest), and the
+    /// caller appends from <see cref="BatchProgress.Stored"/>. A conflict while the first upload may still be running;
+    /// null progress when no batch has this id (nothing was kept: the upload starts anew).
+    /// </summary>
+    Task<BatchCommandResult> ResumeUploadAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Waits up to <paramref name="timeout"/> for the batch to end; null when it has not.</summary>
     Task<BatchProgress?> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken = default);
@@ -39,6 +46,9 @@ public interface IBatchGrain : IGrainWithStringKey
     /// <summary>Items not yet started become cancelled; started ones finish; the batch ends cancelled.</summary>
     Task<BatchCommandResult> CancelAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Runs the failed items again, as the same items with the same keys; also carries on a batch that failed to resume.</summary>
+    /// <summary>
+    /// Runs the failed items again, as the same items with the same keys; also carries on a batch that failed to resume.
+    /// A conflict for a batch whose upload stopped: only sending the upload again completes it.
+    /// </summary>
     Task<BatchCommandResult> RetryAsync(CancellationToken cancellationToken = default);
 }

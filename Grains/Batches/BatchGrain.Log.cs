@@ -37,6 +37,9 @@ public sealed partial class BatchGrain
     [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "Batch {BatchId} stopped its upload at {Appended} of {Total} items: {Why}")]
     private partial void LogUploadEnded(string batchId, int appended, int total, string why);
 
+    [LoggerMessage(EventId = 1200, Level = LogLevel.Information, Message = "Batch {BatchId} resumed its upload at {Appended} of {Total} items")]
+    private partial void LogUploadResumed(string batchId, int appended, int total);
+
     [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "Batch {BatchId} ran every item, but {Missing} have no stored result after pass {Pass}; running them again")]
     private partial void LogItemsWithoutResults(string batchId, int missing, int pass);
 }

@@ -36,6 +36,12 @@ public sealed partial class BatchGrain
     {
         if (_run is null)
         {
+            // A batch run again (retried, its upload resumed) ends again: waiters from now on wait for that end.
+            if (_ended is { Task.IsCompleted: true })
+            {
+                _ended = null;
+            }
+
             _run = new RunContext();
             _ = RunAsync(_run);
         }
@@ -48,6 +54,7 @@ public sealed partial class BatchGrain
     private async Task RunAsync(RunContext run)
     {
         IGrainTimer? heartbeat = null;
+        var ended = false;
         try
         {
             await ReconcileAsync(CancellationToken.None);
@@ -83,7 +90,15 @@ public sealed partial class BatchGrain
                 }
 
                 await ReconcileAsync(CancellationToken.None);
-                var missing = Batch.Total - (Batch.Succeeded + Batch.Failed + Batch.Cancelled);
+                if (Uploading)
+                {
+                    // The upload was resumed while this run finished the items held when it stopped: it waits for the rest.
+                    run.Restart();
+                    pass = 0;
+                    continue;
+                }
+
+                var missing = Stored - (Batch.Succeeded + Batch.Failed + Batch.Cancelled);
                 if (missing <= 0)
                 {
                     break;
@@ -102,14 +117,16 @@ public sealed partial class BatchGrain
                 run.Restart();
             }
 
-            // An upload that stopped part way ends the batch failed, with the reason, once it ran what it holds.
-            Batch.Status = Batch.FailureReason is null ? BatchStatus.Completed : BatchStatus.Failed;
+            // An upload that stopped part way ends the batch failed, with the reason, once it ran what it holds: its counts
+            // stay short of its total.
+            Batch.Status = Batch.UploadStopped ? BatchStatus.Failed : BatchStatus.Completed;
             Batch.ResumeAttempts = 0;
             Batch.UpdatedAt = DateTimeOffset.UtcNow;
             await state.WriteStateAsync();
             await UnregisterResumeReminderAsync();
             LogCompleted(BatchId, Batch.Total, Batch.Succeeded, Batch.Failed);
             _ended?.TrySetResult();
+            ended = true;
         }
         catch (Exception e)
         {
@@ -124,7 +141,27 @@ public sealed partial class BatchGrain
                 _run = null;
                 // Kept slices are items known to be pending; once a run has ended, only the stored results say which are.
                 _appendedSlices.Clear();
+                if (ended && Batch.Status == BatchStatus.Processing)
+                {
+                    // Reopened (retried, its upload resumed) while this run wrote its end: that could not start a run
+                    // while this one was still here, and this one may have unregistered the reminder it registered.
+                    _ = RunAgainAsync();
+                }
             }
+        }
+    }
+
+    private async Task RunAgainAsync()
+    {
+        StartRun();
+        try
+        {
+            await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeCheckPeriod, options.Value.ResumeCheckPeriod);
+        }
+        catch (Exception e)
+        {
+            // The run goes on; should it stop too, the next call or activation resumes the batch.
+            LogRunFailed(BatchId, e);
         }
     }
 
@@ -259,7 +296,8 @@ public sealed partial class BatchGrain
         }
 
         run.After = page.Count > 0 ? page[^1].Seq : run.After;
-        run.Exhausted = page.Count < options.Value.PageSize && stored >= Batch.Total;
+        // Read after the page: an upload that stopped or resumed meanwhile decides whether more items may come.
+        run.Exhausted = page.Count < options.Value.PageSize && !Uploading && stored >= Stored;
         if (page.Count == 0 && !run.Exhausted)
         {
             await WaitForItemsAsync(run, stored);

@@ -7,6 +7,15 @@ public sealed partial class BatchGrain
 {
     private TaskCompletionSource _appended = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Appends, seals, aborts and resumes of the upload, one at a time.</summary>
+    private readonly SemaphoreSlim _uploadLock = new(1, 1);
+
+    /// <summary>
+    /// When this activation last heard from its uploader; an activation counts from its start, as the uploader may be
+    /// retrying a call the previous one never answered.
+    /// </summary>
+    private DateTimeOffset _lastUploadCall = DateTimeOffset.UtcNow;
+
     /// <summary>The most appended slices kept in memory for the run; a run further behind reads them back.</summary>
     private const int MaxKeptSlices = 4;
 
@@ -73,7 +82,7 @@ public sealed partial class BatchGrain
 
     /// <summary>
     /// Waits until items beyond <paramref name="stored"/> are appended; when none arrive within
-    /// <see cref="BatchOptions.UploadTimeout"/>, the upload is taken as dead and the batch ends at what it holds.
+    /// <see cref="BatchOptions.UploadTimeout"/>, the upload is taken as dead: the batch runs what it holds and ends failed.
     /// </summary>
     private async Task WaitForItemsAsync(RunContext run, int stored)
     {
@@ -89,22 +98,34 @@ public sealed partial class BatchGrain
         }
         catch (TimeoutException)
         {
-            if (!run.Abandoned && Uploading && Batch.Appended == stored)
+            await _uploadLock.WaitAsync();
+            try
             {
-                await EndUploadAsync($"no items arrived for {options.Value.UploadTimeout}", CancellationToken.None);
+                if (!run.Abandoned && Uploading && Batch.Appended == stored)
+                {
+                    await StopUploadAsync($"no items arrived for {options.Value.UploadTimeout}", CancellationToken.None);
+                }
+            }
+            finally
+            {
+                _uploadLock.Release();
             }
         }
     }
 
-    /// <summary>The rows not stored yet never will be: the batch's total becomes what it holds, and it will end failed.</summary>
-    private async Task EndUploadAsync(string why, CancellationToken cancellationToken)
+    /// <summary>
+    /// The uploader failed or went silent: the batch keeps its total, so it can never pass for complete, runs the items it
+    /// holds and ends failed, until the same upload sent again reopens it. The caller holds the upload lock. The state is
+    /// changed before it is written: should the write fail (the database is away), this activation still knows.
+    /// </summary>
+    private async Task StopUploadAsync(string why, CancellationToken cancellationToken)
     {
         LogUploadEnded(BatchId, Batch.Appended, Batch.Total, why);
-        Batch.FailureReason = $"The upload stopped after {Batch.Appended} of {Batch.Total} items ({why}); the batch ran the items it holds.";
-        Batch.Total = Batch.Appended;
+        Batch.UploadStopped = true;
+        Batch.FailureReason = UploadDecisions.StoppedReason(Batch.Appended, Batch.Total, why);
         Batch.UpdatedAt = DateTimeOffset.UtcNow;
-        await WriteStateLockedAsync(cancellationToken);
         SignalAppended();
+        await WriteStateLockedAsync(cancellationToken);
     }
 
     /// <summary>Writes the state outside a checkpoint; the lock keeps it from racing a checkpoint's write.</summary>

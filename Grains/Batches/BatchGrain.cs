@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Batch.Grains.Interfaces.Batches;
@@ -36,11 +37,14 @@ public sealed partial class BatchGrain(
 
     private bool Exists => state.RecordExists;
 
+    /// <summary>Sealed before all its items were stored, and some are still missing.</summary>
+    private bool Incomplete => Batch.Status != BatchStatus.Pending && Batch.Appended > 0 && Batch.Appended < Batch.Total;
+
     /// <summary>Sealed before all its items were stored: the rest are still being appended.</summary>
-    private bool Uploading => Batch.Status == BatchStatus.Processing && Batch.Appended > 0 && Batch.Appended < Batch.Total;
+    private bool Uploading => Batch.Status == BatchStatus.Processing && Incomplete && !Batch.UploadStopped;
 
     /// <summary>Items stored so far; batches from before <see cref="BatchState.Appended"/> was kept stored all before sealing.</summary>
-    private int Stored => Uploading ? Batch.Appended : Batch.Total;
+    private int Stored => Incomplete ? Batch.Appended : Batch.Total;
 
     private bool IsTerminal => Batch.Status is BatchStatus.Completed or BatchStatus.Failed or BatchStatus.Cancelled;
 
@@ -48,7 +52,7 @@ public sealed partial class BatchGrain(
     {
         if (Exists && Batch.Status == BatchStatus.Processing)
         {
-            if (Uploading)
+            if (Incomplete)
             {
                 // Slices appended after sealing are not checkpointed one by one: the stored pages say how far they reach.
                 var extent = await store.ReadExtentAsync(BatchId, cancellationToken);
@@ -65,7 +69,8 @@ public sealed partial class BatchGrain(
 
     public async Task<BatchProgress> StartAsync(BatchRequest request, CancellationToken cancellationToken = default)
     {
-        if (Exists || _run is not null)
+        // A call sent again after a failure finishes what the first one began: items stored but never sealed are sealed.
+        if (Exists && Batch.Status != BatchStatus.Pending || _run is not null)
         {
             return Progress();
         }
@@ -80,6 +85,23 @@ public sealed partial class BatchGrain(
     private async Task<BatchProgress> AppendItemsAsync(
         int firstSeq, IReadOnlyList<BatchItem> items, string[]? sourceFields, CancellationToken cancellationToken)
     {
+        // One append at a time: a slice sent again while its first call still runs would otherwise store it twice over
+        // and take back the results of items already run.
+        await _uploadLock.WaitAsync(cancellationToken);
+        try
+        {
+            _lastUploadCall = DateTimeOffset.UtcNow;
+            return await AppendLockedAsync(firstSeq, items, sourceFields, cancellationToken);
+        }
+        finally
+        {
+            _uploadLock.Release();
+        }
+    }
+
+    private async Task<BatchProgress> AppendLockedAsync(
+        int firstSeq, IReadOnlyList<BatchItem> items, string[]? sourceFields, CancellationToken cancellationToken)
+    {
         if (!Exists)
         {
             var now = DateTimeOffset.UtcNow;
@@ -89,8 +111,8 @@ public sealed partial class BatchGrain(
         var sealedEarly = Uploading;
         if (Batch.Status != BatchStatus.Pending && !sealedEarly)
         {
-            // Cancelled or ended while the rest was uploading: nothing more is stored, and the caller sees why.
-            return IsTerminal || Batch.CancelRequested
+            // Cancelled, ended or stopped while the rest was uploading: nothing more is stored, and the caller sees why.
+            return IsTerminal || Batch.CancelRequested || Batch.UploadStopped
                 ? Progress()
                 : throw new InvalidOperationException($"Batch {BatchId} is {Batch.Status}; items can only be added while it is pending.");
         }
@@ -130,6 +152,20 @@ public sealed partial class BatchGrain(
 
     public async Task<BatchProgress> SealAsync(int total, int? concurrency, CancellationToken cancellationToken = default)
     {
+        await _uploadLock.WaitAsync(cancellationToken);
+        try
+        {
+            _lastUploadCall = DateTimeOffset.UtcNow;
+            return await SealLockedAsync(total, concurrency, cancellationToken);
+        }
+        finally
+        {
+            _uploadLock.Release();
+        }
+    }
+
+    private async Task<BatchProgress> SealLockedAsync(int total, int? concurrency, CancellationToken cancellationToken)
+    {
         if (!Exists || Batch.Status != BatchStatus.Pending)
         {
             return Exists ? Progress() : throw new InvalidOperationException($"Batch {BatchId} has no items.");
@@ -153,15 +189,87 @@ public sealed partial class BatchGrain(
 
     public async Task AbortAsync(CancellationToken cancellationToken = default)
     {
-        if (Exists && Batch.Status == BatchStatus.Pending)
+        await _uploadLock.WaitAsync(cancellationToken);
+        try
         {
-            await store.DeleteAsync(BatchId, cancellationToken);
-            await state.ClearStateAsync(cancellationToken);
-            state.State = new BatchState();
+            if (Exists && Batch.Status == BatchStatus.Pending)
+            {
+                await store.DeleteAsync(BatchId, cancellationToken);
+                await state.ClearStateAsync(cancellationToken);
+                state.State = new BatchState();
+            }
+            else if (Exists && Uploading)
+            {
+                await StopUploadAsync("the upload failed", cancellationToken);
+            }
         }
-        else if (Exists && Uploading)
+        finally
         {
-            await EndUploadAsync("the upload failed", cancellationToken);
+            _uploadLock.Release();
+        }
+    }
+
+    public async Task<BatchCommandResult> ResumeUploadAsync(CancellationToken cancellationToken = default)
+    {
+        await _uploadLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (!Exists)
+            {
+                return new BatchCommandResult(null);
+            }
+
+            if (Batch.Status == BatchStatus.Pending || Uploading)
+            {
+                var silentFor = DateTimeOffset.UtcNow - _lastUploadCall;
+                var timeout = options.Value.UploadTimeout;
+                if (UploadDecisions.StillUploading(silentFor, timeout))
+                {
+                    return new BatchCommandResult(Progress(), string.Create(CultureInfo.InvariantCulture,
+                        $"The batch's first upload may still be running (it stored {Stored} of {Batch.Total} items, the last {silentFor.TotalSeconds:0} s ago); send the request again once it has ended, or after {timeout.TotalSeconds:0} s without news from it."));
+                }
+
+                if (Batch.Status == BatchStatus.Pending)
+                {
+                    // Never sealed and silent: the caller stores the rest from where it stopped and seals it.
+                    return new BatchCommandResult(Progress());
+                }
+
+                await StopUploadAsync($"no items arrived for {timeout}", cancellationToken);
+            }
+
+            if (!Batch.UploadStopped || Batch.CancelRequested)
+            {
+                return new BatchCommandResult(Progress());
+            }
+
+            // Appends after sealing are not checkpointed one by one: the next slice goes where the stored pages end, or it
+            // would replace stored items and the results of those already run.
+            var extent = await store.ReadExtentAsync(BatchId, cancellationToken);
+            Batch.Appended = Math.Clamp(extent.Appended, Batch.Appended, Batch.Total);
+            await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeCheckPeriod, options.Value.ResumeCheckPeriod);
+            var (status, reason) = (Batch.Status, Batch.FailureReason);
+            (Batch.UploadStopped, Batch.FailureReason, Batch.Status, Batch.ResumeAttempts, Batch.UpdatedAt) =
+                (false, null, BatchStatus.Processing, 0, DateTimeOffset.UtcNow);
+            try
+            {
+                await WriteStateLockedAsync(cancellationToken);
+            }
+            catch
+            {
+                // Not reopened after all (the database is away): the batch still reads as stopped, so the next try resumes it.
+                (Batch.UploadStopped, Batch.FailureReason, Batch.Status) = (true, reason, status);
+                throw;
+            }
+
+            LogUploadResumed(BatchId, Batch.Appended, Batch.Total);
+            _lastUploadCall = DateTimeOffset.UtcNow;
+            StartRun();
+            return new BatchCommandResult(Progress());
+        }
+        finally
+        {
+            _uploadLock.Release();
         }
     }
 
@@ -236,6 +344,12 @@ public sealed partial class BatchGrain(
         if (!Exists)
         {
             return new BatchCommandResult(null);
+        }
+
+        if (Batch.UploadStopped)
+        {
+            return new BatchCommandResult(Progress(),
+                $"The batch holds {Batch.Appended} of its {Batch.Total} items: its upload stopped. Send the same request again with the same Idempotency-Key to store and run the rest; retry only runs again the failed items of a batch that holds them all.");
         }
 
         if (!IsTerminal)
@@ -332,8 +446,9 @@ public sealed partial class BatchGrain(
         await ReconcileAsync(cancellationToken);
         // Rows of a file never stored are not items of the batch, so its counts add up to its total; but they were
         // cancelled. A cancel that arrives as the last items finish cancels nothing: the batch simply completed.
-        var uploading = Uploading;
+        var uploading = Incomplete;
         Batch.Total = Stored;
+        Batch.UploadStopped = false;
         Batch.Status = Batch.Cancelled > 0 || uploading ? BatchStatus.Cancelled : BatchStatus.Completed;
         Batch.UpdatedAt = DateTimeOffset.UtcNow;
         await state.WriteStateAsync(cancellationToken);
@@ -361,5 +476,5 @@ public sealed partial class BatchGrain(
 
     private BatchProgress Progress() => new(
         BatchId, Batch.Status, Batch.Total, Batch.Succeeded, Batch.Failed, Batch.CreatedAt, Batch.UpdatedAt,
-        Batch.Concurrency, Batch.FailureReason, Batch.Cancelled, Batch.HeartbeatAt, Batch.HasSource);
+        Batch.Concurrency, Batch.FailureReason, Batch.Cancelled, Batch.HeartbeatAt, Batch.HasSource, Stored, Batch.UploadStopped);
 }

@@ -46,4 +46,10 @@ public sealed class BatchState
 
     /// <summary>Its items carry the input they came from (e.g. CSV rows); results files give them back in those columns.</summary>
     [Id(14)] public bool HasSource { get; set; }
+
+    /// <summary>
+    /// The upload stopped before every item was stored (the uploader failed or went silent): the batch keeps its total, runs
+    /// what it holds and ends failed; the same upload sent again clears it and stores the rest.
+    /// </summary>
+    [Id(20)] public bool UploadStopped { get; set; }
 }

@@ -18,7 +18,7 @@ public sealed class AsyncBatchTests(ClusterFixture fixture)
     private static readonly string[] AcceptedShape = ["batchId", "status", "statusUrl", "resultsUrl"];
 
     private static readonly string[] StatusShape =
-        ["batchId", "status", "total", "completed", "succeeded", "failed", "cancelled", "progress", "concurrency", "createdAt", "updatedAt", "heartbeatAt"];
+        ["batchId", "status", "total", "completed", "succeeded", "failed", "cancelled", "progress", "concurrency", "createdAt", "updatedAt", "heartbeatAt", "stored"];
 
     private readonly BatchApi _api = new(fixture.Http);
 

@@ -76,7 +76,7 @@ public sealed class BatchResumeTests(BatchResumeTests.ResumeFixture fixture, ITe
 
         Assert.True(clock.Elapsed >= UploadTimeout, $"The batch gave up on its upload after {clock.Elapsed.TotalSeconds:F1} s.");
         Assert.Equal("failed", ended.Str("status"));
-        Assert.Equal((3, 3), (ended.Int("total"), ended.Int("succeeded")));
+        Assert.Equal((10, 3, 3), (ended.Int("total"), ended.Int("stored"), ended.Int("succeeded")));
         Assert.Contains("stopped after 3 of 10 items (no items arrived for", ended.Str("reason"), StringComparison.Ordinal);
     }
 

@@ -70,7 +70,7 @@ public sealed class BatchUploadTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task Abort_AfterSeal_EndsFailed_AtTheItemsItHolds_WithTheReason()
+    public async Task Abort_AfterSeal_KeepsTheTotal_EndsFailedShortOfIt_RetryIsRefused_AndResumingTheUploadCompletesIt()
     {
         var (grain, items) = NewBatch("abort", 20);
         await grain.AppendAsync(0, items[..10]);
@@ -80,8 +80,65 @@ public sealed class BatchUploadTests(ClusterFixture fixture)
         var ended = await grain.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.NotNull(ended);
-        Assert.Equal((BatchStatus.Failed, 10, 10), (ended.Status, ended.Total, ended.Succeeded));
+        Assert.Equal((BatchStatus.Failed, 20, 10, 10, true), (ended.Status, ended.Total, ended.Stored, ended.Succeeded, ended.UploadStopped));
+        Assert.False(ended.HoldsEveryItem);
         Assert.Contains("stopped after 10 of 20 items", ended.FailureReason, StringComparison.Ordinal);
+        var late = await grain.AppendAsync(10, items[10..]);
+        Assert.Equal((10, true), (late.Stored, late.UploadStopped));
+        var retry = await grain.RetryAsync();
+        Assert.Contains("Idempotency-Key", retry.Conflict, StringComparison.Ordinal);
+        Assert.Equal(BatchStatus.Failed, (await grain.GetStatusAsync())!.Status);
+
+        var resumed = await grain.ResumeUploadAsync();
+        Assert.Null(resumed.Conflict);
+        Assert.Equal((BatchStatus.Processing, 10, false, null), (resumed.Progress!.Status, resumed.Progress.Stored, resumed.Progress.UploadStopped, resumed.Progress.FailureReason));
+        await grain.AppendAsync(10, items[10..]);
+        var done = await grain.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal((BatchStatus.Completed, 20, 20, 20), (done!.Status, done.Total, done.Stored, done.Succeeded));
+        Assert.Null(done.FailureReason);
+        var page = await grain.GetResultsAsync(-1, 100, null);
+        Assert.Equal(items.Select(i => i.Operation.Id), page!.Items.Select(i => i.Result.Id));
+        Assert.Equal(20, await fixture.Database.CountUsersAsync(items.Select(i => JsonDocument.Parse(i.Operation.Body!).RootElement.GetProperty("email").GetString()!)));
+    }
+
+    [Fact]
+    public async Task ResumeUpload_WhileTheFirstUploadIsStillSending_IsAConflict_AndStoresNothing()
+    {
+        var (grain, items) = NewBatch("busy", 20);
+        await grain.AppendAsync(0, items[..10]);
+        await grain.SealAsync(20, concurrency: 2);
+
+        var resumed = await grain.ResumeUploadAsync();
+
+        Assert.Contains("may still be running", resumed.Conflict, StringComparison.Ordinal);
+        Assert.Equal((BatchStatus.Processing, 10, false), (resumed.Progress!.Status, resumed.Progress.Stored, resumed.Progress.UploadStopped));
+        await grain.AppendAsync(10, items[10..]);
+        var done = await grain.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal((BatchStatus.Completed, 20), (done!.Status, done.Succeeded));
+    }
+
+    [Fact]
+    public async Task ResumeUpload_OfNoBatch_AnswersNone()
+    {
+        var resumed = await fixture.Grains.GetGrain<IBatchGrain>(Guid.NewGuid().ToString("N")).ResumeUploadAsync();
+
+        Assert.Null(resumed.Progress);
+    }
+
+    [Fact]
+    public async Task Start_OfABatchWhoseItemsWereStoredButNeverSealed_SealsAndRunsIt()
+    {
+        var (grain, items) = NewBatch("unsealed", 12);
+        // A first StartAsync that stored the items and then failed leaves the batch pending, as this append does.
+        await grain.AppendAsync(0, items);
+        Assert.Equal(BatchStatus.Pending, (await grain.GetStatusAsync())!.Status);
+
+        var started = await grain.StartAsync(new BatchRequest([.. items.Select(i => i.Operation)], 2));
+        var done = await grain.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(BatchStatus.Processing, started.Status);
+        Assert.Equal((BatchStatus.Completed, 12, 12, 12), (done!.Status, done.Total, done.Stored, done.Succeeded));
     }
 
     private (IBatchGrain Grain, BatchItem[] Items) NewBatch(string tag, int count)

@@ -37,6 +37,10 @@ public class ClusterFixture : IAsyncLifetime
 
     private Type SiloConfiguratorType { get; }
 
+    private readonly List<WebApplication> _gateways = [];
+
+    private readonly List<HttpClient> _clients = [];
+
     public TestCluster Cluster { get; private set; } = null!;
 
     public WebApplication Gateway { get; private set; } = null!;
@@ -62,7 +66,16 @@ public class ClusterFixture : IAsyncLifetime
         Cluster = builder.Build();
         await Cluster.DeployAsync();
 
-        Gateway = GatewayApp.Build(GatewayApp.CreateBuilder([], new Dictionary<string, string?>
+        (Gateway, Http) = await StartGatewayAsync();
+    }
+
+    /// <summary>
+    /// Another gateway in front of the same cluster, with <paramref name="settings"/> over the usual ones; the fixture
+    /// stops it when it is disposed.
+    /// </summary>
+    public async Task<(WebApplication Gateway, HttpClient Http)> StartGatewayAsync(IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        var overrides = new Dictionary<string, string?>
         {
             ["Urls"] = "http://127.0.0.1:0",
             ["ConnectionStrings:Redis"] = RedisConnection,
@@ -70,20 +83,29 @@ public class ClusterFixture : IAsyncLifetime
             ["Orleans:ServiceId"] = Cluster.Options.ServiceId,
             ["Batch:MaxOperations"] = MaxOperations.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Logging:LogLevel:Default"] = "Warning",
-        }));
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            overrides[key] = value;
+        }
+
+        var gateway = GatewayApp.Build(GatewayApp.CreateBuilder([], overrides));
         using var startTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await Gateway.StartAsync(startTimeout.Token);
-        var address = Gateway.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        Http = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromMinutes(2) };
+        await gateway.StartAsync(startTimeout.Token);
+        _gateways.Add(gateway);
+        var address = gateway.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        var http = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromMinutes(2) };
+        _clients.Add(http);
+        return (gateway, http);
     }
 
     public virtual async Task DisposeAsync()
     {
-        Http?.Dispose();
-        if (Gateway is not null)
+        _clients.ForEach(client => client.Dispose());
+        foreach (var gateway in _gateways)
         {
-            await Gateway.StopAsync();
-            await Gateway.DisposeAsync();
+            await gateway.StopAsync();
+            await gateway.DisposeAsync();
         }
 
         if (Cluster is not null)

@@ -2,6 +2,8 @@ namespace Orleans.Batch.Grains.Interfaces.Batches;
 
 /// <summary>A batch's status as of one moment.</summary>
 /// <param name="HasSource">Its items carry the input they came from (e.g. CSV rows), whether or not any has finished.</param>
+/// <param name="WaitingFor">What the batch's run waits for before it can move on (<c>database</c>), else null.</param>
+/// <param name="WaitingSince">Since when it has waited for <paramref name="WaitingFor"/>.</param>
 [GenerateSerializer, Immutable, Alias("Orleans.Batch.BatchProgress")]
 public sealed record BatchProgress(
     [property: Id(0)] string BatchId,
@@ -15,7 +17,9 @@ public sealed record BatchProgress(
     [property: Id(8)] string? FailureReason,
     [property: Id(9)] int Cancelled,
     [property: Id(10)] DateTimeOffset? HeartbeatAt,
-    [property: Id(11)] bool HasSource = false)
+    [property: Id(11)] bool HasSource = false,
+    [property: Id(30)] string? WaitingFor = null,
+    [property: Id(31)] DateTimeOffset? WaitingSince = null)
 {
     public int Completed => Succeeded + Failed + Cancelled;
 

@@ -7,6 +7,9 @@ public sealed partial class BatchGrain
 {
     private TaskCompletionSource _appended = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>How often a write waiting for a checkpoint's lock looks whether the batch waits for the database.</summary>
+    private static readonly TimeSpan LockPoll = TimeSpan.FromMilliseconds(100);
+
     /// <summary>The most appended slices kept in memory for the run; a run further behind reads them back.</summary>
     private const int MaxKeptSlices = 4;
 
@@ -107,10 +110,20 @@ public sealed partial class BatchGrain
         SignalAppended();
     }
 
-    /// <summary>Writes the state outside a checkpoint; the lock keeps it from racing a checkpoint's write.</summary>
+    /// <summary>
+    /// Writes the state outside a checkpoint; the lock keeps it from racing a checkpoint's write. A checkpoint waiting for
+    /// the database holds the lock: the caller is then answered at once that the database is away.
+    /// </summary>
     private async Task WriteStateLockedAsync(CancellationToken cancellationToken)
     {
-        await _checkpointLock.WaitAsync(cancellationToken);
+        while (!await _checkpointLock.WaitAsync(LockPoll, cancellationToken))
+        {
+            if (WaitingForDatabase)
+            {
+                throw Unavailable();
+            }
+        }
+
         try
         {
             await WriteStateCoveringStagedAsync(cancellationToken);

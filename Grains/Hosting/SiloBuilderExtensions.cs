@@ -27,11 +27,14 @@ public static class SiloBuilderExtensions
         var postgres = Required(configuration, "Postgres");
 
         silo.UseRedisClustering(redis);
-        silo.AddAdoNetGrainStorage(BatchStorage.ProviderName, o =>
+        silo.AddAdoNetGrainStorage(BatchStorage.AdoNetProviderName, o =>
         {
             o.Invariant = "Npgsql";
             o.ConnectionString = postgres;
         });
+        silo.Services.AddKeyedSingleton<IGrainStorage>(BatchStorage.ProviderName, (services, _) =>
+            new DatabaseAwareGrainStorage(
+                services.GetRequiredKeyedService<IGrainStorage>(BatchStorage.AdoNetProviderName), services.GetRequiredService<DatabaseAvailability>()));
         silo.Services.AddSingleton<IGrainStorageSerializer, OrleansGrainStorageSerializer>();
         silo.UseAdoNetReminderService(o =>
         {

@@ -29,11 +29,15 @@ public class ClusterFixture : IAsyncLifetime
 
     /// <param name="silos">How many silos to start.</param>
     /// <param name="siloConfigurator">The silo configurator type; it must build on <see cref="SiloConfigurator"/>.</param>
-    protected ClusterFixture(int silos, Type? siloConfigurator = null)
+    /// <param name="gatewaySettings">Settings laid over the gateway's.</param>
+    protected ClusterFixture(int silos, Type? siloConfigurator = null, IReadOnlyDictionary<string, string?>? gatewaySettings = null)
     {
         _silos = silos;
         SiloConfiguratorType = siloConfigurator ?? typeof(SiloConfigurator);
+        _gatewaySettings = gatewaySettings ?? new Dictionary<string, string?>();
     }
+
+    private readonly IReadOnlyDictionary<string, string?> _gatewaySettings;
 
     private Type SiloConfiguratorType { get; }
 
@@ -58,7 +62,7 @@ public class ClusterFixture : IAsyncLifetime
         Cluster = builder.Build();
         await Cluster.DeployAsync();
 
-        Gateway = GatewayApp.Build(GatewayApp.CreateBuilder([], new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
             ["Urls"] = "http://127.0.0.1:0",
             ["ConnectionStrings:Redis"] = TestEnvironment.Redis,
@@ -66,7 +70,13 @@ public class ClusterFixture : IAsyncLifetime
             ["Orleans:ServiceId"] = Cluster.Options.ServiceId,
             ["Batch:MaxOperations"] = MaxOperations.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Logging:LogLevel:Default"] = "Warning",
-        }));
+        };
+        foreach (var (key, value) in _gatewaySettings)
+        {
+            settings[key] = value;
+        }
+
+        Gateway = GatewayApp.Build(GatewayApp.CreateBuilder([], settings));
         using var startTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await Gateway.StartAsync(startTimeout.Token);
         var address = Gateway.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();

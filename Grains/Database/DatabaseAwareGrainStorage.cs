@@ -45,7 +45,8 @@ internal sealed class DatabaseAwareGrainStorage(IGrainStorage inner, DatabaseAva
                 return;
             }
 
-            throw new DatabaseUnavailableException($"The state of {grainId} could not be {what}: the database could not be reached.", e);
+            // Without Npgsql's exception inside: a gateway has no Npgsql to read it with (the provider has logged it).
+            throw new DatabaseUnavailableException($"The state of {grainId} could not be {what}: the database could not be reached.");
         }
     }
 }

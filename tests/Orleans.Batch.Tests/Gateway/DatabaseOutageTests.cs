@@ -6,6 +6,9 @@ using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Orleans.Batch.Grains.Interfaces.Batches;
+using Orleans.Batch.Grains.Interfaces.Errors;
+using Orleans.Batch.Grains.Interfaces.Operations;
 using Orleans.Batch.Tests.Infrastructure;
 using Orleans.Runtime;
 using Xunit.Abstractions;
@@ -47,7 +50,7 @@ public sealed class DatabaseOutageTests(DatabaseOutageTests.OutageFixture fixtur
             await WaitForWaitingAsync(run.BatchId);
 
             // Its activation goes; each status, and each tick of its reminder, then activates it again and cannot read its state.
-            await fixture.Grains.GetGrain<IManagementGrain>(0).DeactivateGrain(fixture.Grains.GetGrain<Orleans.Batch.Grains.Interfaces.Batches.IBatchGrain>(run.BatchId).GetGrainId());
+            await fixture.Grains.GetGrain<IManagementGrain>(0).DeactivateGrain(fixture.Grains.GetGrain<IBatchGrain>(run.BatchId).GetGrainId());
             var clock = Stopwatch.StartNew();
             while (true)
             {
@@ -107,6 +110,11 @@ public sealed class DatabaseOutageTests(DatabaseOutageTests.OutageFixture fixtur
                 output.WriteLine($"{name}: {(int)response.Status} {response.Text}");
                 AssertDatabaseUnavailable(response, name);
             }
+
+            // What crosses to the gateway holds nothing of Npgsql, which a real gateway (a process without it) could not read.
+            await AssertReadableUnavailableAsync(() => fixture.Grains.GetGrain<IBatchGrain>(unknown).GetStatusAsync());
+            await AssertReadableUnavailableAsync(() => fixture.Grains.GetGrain<IOperationGrain>(0).ExecuteAsync(
+                new OperationRequest("read", "GET", "/users/1", null, null, null)));
         }
         finally
         {
@@ -242,6 +250,15 @@ public sealed class DatabaseOutageTests(DatabaseOutageTests.OutageFixture fixtur
 
         Assert.Equal(Creates, stored.Count);
         Assert.Equal(run.Emails.Select(e => stored[e]), results.Select(r => r.GetProperty("result").GetProperty("id").GetInt64()));
+    }
+
+    private static async Task AssertReadableUnavailableAsync(Func<Task> call)
+    {
+        var e = await Assert.ThrowsAsync<DatabaseUnavailableException>(call);
+        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+        {
+            Assert.NotEqual("Npgsql", inner.GetType().Assembly.GetName().Name);
+        }
     }
 
     private static void AssertDatabaseUnavailable(ApiResponse response, string? what = null)

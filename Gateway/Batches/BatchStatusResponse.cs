@@ -17,9 +17,11 @@ public sealed record BatchStatusResponse(
     DateTimeOffset UpdatedAt,
     DateTimeOffset? HeartbeatAt,
     int Stored,
-    string? Reason)
+    string? Reason,
+    string? WaitingFor = null,
+    DateTimeOffset? WaitingSince = null)
 {
     public static BatchStatusResponse From(BatchProgress p) => new(
         p.BatchId, ResultJson.StatusName(p.Status), p.Total, p.Completed, p.Succeeded, p.Failed, p.Cancelled,
-        Math.Round(p.Progress, 4), p.Concurrency, p.CreatedAt, p.UpdatedAt, p.HeartbeatAt, p.Stored, p.FailureReason);
+        Math.Round(p.Progress, 4), p.Concurrency, p.CreatedAt, p.UpdatedAt, p.HeartbeatAt, p.Stored, p.FailureReason, p.WaitingFor, p.WaitingSince);
 }

@@ -41,6 +41,12 @@ public sealed class BatchApiOptions
     /// <summary>Largest page of <c>GET /batch/{id}/results</c> (default 1,000).</summary>
     public int MaxResultsPageSize { get; set; } = 1000;
 
+    /// <summary>
+    /// The <c>Retry-After</c> (seconds) of a 503 answered because no silo or the database could be reached (default 5): how
+    /// soon a client should try again.
+    /// </summary>
+    public int RetryAfterSeconds { get; set; } = 5;
+
     internal IEnumerable<string> Validate()
     {
         if (MaxOperations is < 1 or > 1_000_000)
@@ -71,6 +77,11 @@ public sealed class BatchApiOptions
         if (MaxIdempotencyKeyLength is < 1 or > 1000 || ImportSliceSize is < 1 or > 100_000)
         {
             yield return "Batch:MaxIdempotencyKeyLength must be from 1 to 1,000 and Batch:ImportSliceSize from 1 to 100,000.";
+        }
+
+        if (RetryAfterSeconds is < 1 or > 3600)
+        {
+            yield return $"Batch:RetryAfterSeconds must be from 1 to 3,600; got {RetryAfterSeconds}.";
         }
 
         if (MaxResultsPageSize < 1 || DefaultResultsPageSize < 1 || DefaultResultsPageSize > MaxResultsPageSize)

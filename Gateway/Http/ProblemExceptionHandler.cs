@@ -26,6 +26,8 @@ internal sealed partial class ProblemExceptionHandler(
         if (problem.Status == StatusCodes.Status503ServiceUnavailable)
         {
             LogClusterUnavailable(http.Request.Method, http.Request.Path, exception);
+            // Both are passing: the client may send the request again (with its Idempotency-Key, if it had one).
+            http.Response.Headers.RetryAfter = options.Value.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         http.Response.StatusCode = problem.Status!.Value;

@@ -7,6 +7,8 @@ namespace Orleans.Batch.Grains.Interfaces.Batches;
 /// Its upload stopped before every item was stored: it runs (or ran) the items it holds and ends failed, until the same
 /// upload is sent again and stores the rest.
 /// </param>
+/// <param name="WaitingFor">What the batch's run waits for before it can move on (<c>database</c>), else null.</param>
+/// <param name="WaitingSince">Since when it has waited for <paramref name="WaitingFor"/>.</param>
 [GenerateSerializer, Immutable, Alias("Orleans.Batch.BatchProgress")]
 public sealed record BatchProgress(
     [property: Id(0)] string BatchId,
@@ -22,7 +24,9 @@ public sealed record BatchProgress(
     [property: Id(10)] DateTimeOffset? HeartbeatAt,
     [property: Id(11)] bool HasSource = false,
     [property: Id(20)] int Stored = 0,
-    [property: Id(21)] bool UploadStopped = false)
+    [property: Id(21)] bool UploadStopped = false,
+    [property: Id(30)] string? WaitingFor = null,
+    [property: Id(31)] DateTimeOffset? WaitingSince = null)
 {
     public int Completed => Succeeded + Failed + Cancelled;
 

@@ -1,11 +1,15 @@
+using Orleans.Runtime;
+
 namespace Orleans.Batch.Grains.Interfaces.Errors;
 
 /// <summary>
 /// A grain call failed because PostgreSQL could not be reached or dropped the connection (a restart, a
 /// shutdown, too many connections). Nothing of the call was committed; the caller may retry.
+/// An <see cref="OrleansException"/>, so that when grain storage throws it (a state that cannot be read while a grain
+/// activates), Orleans passes it on to the caller as it is instead of wrapping it in a message.
 /// </summary>
 [GenerateSerializer, Alias("Orleans.Batch.DatabaseUnavailableException")]
-public sealed class DatabaseUnavailableException : Exception
+public sealed class DatabaseUnavailableException : OrleansException
 {
     public DatabaseUnavailableException()
     {

@@ -42,4 +42,10 @@ public sealed partial class BatchGrain
 
     [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "Batch {BatchId} ran every item, but {Missing} have no stored result after pass {Pass}; running them again")]
     private partial void LogItemsWithoutResults(string batchId, int missing, int pass);
+
+    [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "Batch {BatchId} waits for the database ({Cause}: {Detail}); it carries on once the database is back")]
+    private partial void LogWaitingForDatabase(string batchId, string cause, string detail);
+
+    [LoggerMessage(EventId = 1303, Level = LogLevel.Information, Message = "Batch {BatchId} carries on: the database is back after {Waited}")]
+    private partial void LogDatabaseBack(string batchId, TimeSpan waited);
 }

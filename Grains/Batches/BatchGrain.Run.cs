@@ -43,6 +43,7 @@ public sealed partial class BatchGrain
             }
 
             _run = new RunContext();
+            _aliveAt = DateTimeOffset.UtcNow;
             _ = RunAsync(_run);
         }
     }
@@ -55,12 +56,13 @@ public sealed partial class BatchGrain
     {
         IGrainTimer? heartbeat = null;
         var ended = false;
+        var lostDatabase = false;
         try
         {
-            await ReconcileAsync(CancellationToken.None);
+            await UntilDoneAsync(() => ReconcileAsync(CancellationToken.None), run);
             await CheckpointAsync(run);
             heartbeat = this.RegisterGrainTimer(
-                () => run.Abandoned ? Task.CompletedTask : CheckpointAsync(run),
+                () => Beat(run),
                 new GrainTimerCreationOptions(options.Value.HeartbeatInterval, options.Value.HeartbeatInterval) { Interleave = true, KeepAlive = true });
 
             for (var pass = 1; ; pass++)
@@ -85,11 +87,11 @@ public sealed partial class BatchGrain
 
                 if (Batch.CancelRequested)
                 {
-                    await EndCancelledAsync(CancellationToken.None);
+                    await EndCancelledAsync(run, CancellationToken.None);
                     return;
                 }
 
-                await ReconcileAsync(CancellationToken.None);
+                await UntilDoneAsync(() => ReconcileAsync(CancellationToken.None), run);
                 if (Uploading)
                 {
                     // The upload was resumed while this run finished the items held when it stopped: it waits for the rest.
@@ -122,14 +124,15 @@ public sealed partial class BatchGrain
             Batch.Status = Batch.UploadStopped ? BatchStatus.Failed : BatchStatus.Completed;
             Batch.ResumeAttempts = 0;
             Batch.UpdatedAt = DateTimeOffset.UtcNow;
-            await state.WriteStateAsync();
-            await UnregisterResumeReminderAsync();
+            await UntilDoneAsync(() => StoreStateAsync(CancellationToken.None), run);
+            await UntilDoneAsync(UnregisterResumeReminderAsync, run);
             LogCompleted(BatchId, Batch.Total, Batch.Succeeded, Batch.Failed);
             _ended?.TrySetResult();
             ended = true;
         }
         catch (Exception e)
         {
+            lostDatabase = !run.Abandoned && Database.DatabaseAvailability.IsUnavailable(e);
             run.Abandon();
             LogRunFailed(BatchId, e);
         }
@@ -148,6 +151,40 @@ public sealed partial class BatchGrain
                     _ = RunAgainAsync();
                 }
             }
+        }
+
+        if (lostDatabase)
+        {
+            // A step that does not wait for the database by itself: the batch carries on once it is back, and that is no
+            // resume attempt.
+            await ResumeAsync("the database is back", counts: false);
+        }
+    }
+
+    /// <summary>
+    /// Starts a heartbeat's checkpoint unless the last one still runs. The timer's tick does not wait for it: a tick is
+    /// a call, and one waiting for the database would hold off the activation's deactivation for as long.
+    /// </summary>
+    private Task Beat(RunContext run)
+    {
+        if (!run.Abandoned && run.Beat is not { IsCompleted: false })
+        {
+            run.Beat = BeatAsync(run);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task BeatAsync(RunContext run)
+    {
+        try
+        {
+            await CheckpointAsync(run);
+        }
+        catch (Exception e)
+        {
+            // The checkpoint abandoned the run, whose reminder resumes it.
+            LogRunFailed(BatchId, e);
         }
     }
 
@@ -171,7 +208,7 @@ public sealed partial class BatchGrain
         while (!run.Abandoned && !Batch.CancelRequested && await NextAsync(run) is { } first)
         {
             var chunk = TakeChunk(run, first);
-            var answer = await ExecuteAsync(executor, chunk);
+            var answer = await ExecuteAsync(run, executor, chunk);
             for (var i = 0; i < chunk.Count; i++)
             {
                 var result = answer.Results[i];
@@ -289,7 +326,7 @@ public sealed partial class BatchGrain
             return;
         }
 
-        var page = await store.ReadPendingAsync(BatchId, run.After, stored, options.Value.PageSize, CancellationToken.None);
+        var page = await UntilDoneAsync(() => store.ReadPendingAsync(BatchId, run.After, stored, options.Value.PageSize, CancellationToken.None), run);
         foreach (var item in page)
         {
             run.Queue.Enqueue(item);
@@ -307,16 +344,17 @@ public sealed partial class BatchGrain
     /// <summary>
     /// Runs a chunk on its (randomly placed) grain. When the silo holding that grain dies, the chunk is sent again,
     /// to an activation on a live silo once membership has noticed: its items' result rows make a second run answer what
-    /// the first one committed. Only after every attempt failed do its items fail (503).
+    /// the first one committed. When the database is away, the chunk waits until it is back and is sent again, however
+    /// long that takes, and that counts as no attempt. Only after every attempt failed otherwise do its items fail (503).
     /// </summary>
-    private async Task<ChunkResult> ExecuteAsync(IChunkGrain executor, List<PendingItem> chunk)
+    private async Task<ChunkResult> ExecuteAsync(RunContext run, IChunkGrain executor, List<PendingItem> chunk)
     {
         var seqs = chunk.Select(item => item.Seq).ToList();
         // Staged creates travel as positions and, when the batch still has them, their column values; when they do not
         // all run that way, none did, and they run as items. When the call itself failed, they may have: the items'
         // stored results are read first.
         var resent = false;
-        if (chunk.TrueForAll(item => item.Staged))
+        while (chunk.TrueForAll(item => item.Staged) && !run.Abandoned)
         {
             try
             {
@@ -326,32 +364,52 @@ public sealed partial class BatchGrain
                 {
                     return new ChunkResult([.. chunk.Select(item => new OperationResult(item.Operation.Id, 201, null, null))], [.. chunk.Select(_ => true)]);
                 }
+
+                break;
             }
-            catch (Exception e) when (_run is { Abandoned: false })
+            catch (Exception e)
             {
-                LogChunkRetry(BatchId, chunk[0].Operation.Id, 0, e);
                 resent = true;
+                // Sent again as it was once the database is back: had it committed, its result run covers its items, the
+                // statement then does nothing, and they run as items that answer from what it stored.
+                if (run.Abandoned || !await WaitedOutOutageAsync(e))
+                {
+                    LogChunkRetry(BatchId, chunk[0].Operation.Id, 0, e);
+                    break;
+                }
             }
         }
 
         var operations = BatchItemSlice.Of([.. chunk.Select(item => new BatchItem(item.Operation))]);
-        for (var attempt = 1; ; attempt++)
+        for (var attempt = 1; ;)
         {
+            Exception failure;
             try
             {
-                return (await executor.ExecuteAsync(BatchId, seqs, operations, resent: resent || attempt > 1)).Decode();
-            }
-            catch (Exception e) when (attempt < ChunkAttempts && _run is { Abandoned: false })
-            {
-                LogChunkRetry(BatchId, chunk[0].Operation.Id, attempt, e);
-                await Task.Delay(ChunkRetryDelay * attempt);
+                return (await executor.ExecuteAsync(BatchId, seqs, operations, resent)).Decode();
             }
             catch (Exception e)
             {
-                LogExecutionFailed(BatchId, chunk[0].Operation.Id, e);
-                var problem = Problems.Unavailable("The operation could not be run to completion; retrying the batch runs it again, at most once in effect.");
-                return new ChunkResult([.. chunk.Select(item => new OperationResult(item.Operation.Id, problem.Status, problem.Body, null))], new bool[chunk.Count]);
+                failure = e;
             }
+
+            resent = true;
+            if (!run.Abandoned && await WaitedOutOutageAsync(failure) && !run.Abandoned)
+            {
+                continue;
+            }
+
+            if (attempt < ChunkAttempts && !run.Abandoned)
+            {
+                LogChunkRetry(BatchId, chunk[0].Operation.Id, attempt, failure);
+                await Task.Delay(ChunkRetryDelay * attempt);
+                attempt++;
+                continue;
+            }
+
+            LogExecutionFailed(BatchId, chunk[0].Operation.Id, failure);
+            var problem = Problems.Unavailable("The operation could not be run to completion; retrying the batch runs it again, at most once in effect.");
+            return new ChunkResult([.. chunk.Select(item => new OperationResult(item.Operation.Id, problem.Status, problem.Body, null))], new bool[chunk.Count]);
         }
     }
 
@@ -393,7 +451,7 @@ public sealed partial class BatchGrain
             run.SinceCheckpoint.Restart();
             if (finished.Count > 0)
             {
-                await store.SaveResultsAsync(BatchId, finished, CancellationToken.None);
+                await UntilDoneAsync(() => store.SaveResultsAsync(BatchId, finished, CancellationToken.None), run);
                 foreach (var item in finished)
                 {
                     Count(item.Prior, -1);
@@ -403,8 +461,13 @@ public sealed partial class BatchGrain
                 Batch.ResumeAttempts = 0;
             }
 
-            Batch.HeartbeatAt = Batch.UpdatedAt = DateTimeOffset.UtcNow;
-            await WriteStateCoveringStagedAsync(CancellationToken.None);
+            await UntilDoneAsync(
+                () =>
+                {
+                    Batch.HeartbeatAt = Batch.UpdatedAt = DateTimeOffset.UtcNow;
+                    return WriteStateCoveringStagedAsync(CancellationToken.None);
+                },
+                run);
         }
         catch
         {
@@ -424,7 +487,7 @@ public sealed partial class BatchGrain
     private async Task WriteStateCoveringStagedAsync(CancellationToken cancellationToken)
     {
         var covered = _stagedCommits;
-        await state.WriteStateAsync(cancellationToken);
+        await StoreStateAsync(cancellationToken);
         _stagedDurable = Math.Max(_stagedDurable, covered);
     }
 
@@ -459,6 +522,8 @@ public sealed partial class BatchGrain
         public Task? Fetch { get; set; }
 
         public Task? Flush { get; set; }
+
+        public Task? Beat { get; set; }
 
         public int After { get; set; } = -1;
 

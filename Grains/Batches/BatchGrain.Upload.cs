@@ -16,6 +16,9 @@ public sealed partial class BatchGrain
     /// </summary>
     private DateTimeOffset _lastUploadCall = DateTimeOffset.UtcNow;
 
+    /// <summary>How often a write waiting for a checkpoint's lock looks whether the batch waits for the database.</summary>
+    private static readonly TimeSpan LockPoll = TimeSpan.FromMilliseconds(100);
+
     /// <summary>The most appended slices kept in memory for the run; a run further behind reads them back.</summary>
     private const int MaxKeptSlices = 4;
 
@@ -128,10 +131,20 @@ public sealed partial class BatchGrain
         await WriteStateLockedAsync(cancellationToken);
     }
 
-    /// <summary>Writes the state outside a checkpoint; the lock keeps it from racing a checkpoint's write.</summary>
+    /// <summary>
+    /// Writes the state outside a checkpoint; the lock keeps it from racing a checkpoint's write. A checkpoint waiting for
+    /// the database holds the lock: the caller is then answered at once that the database is away.
+    /// </summary>
     private async Task WriteStateLockedAsync(CancellationToken cancellationToken)
     {
-        await _checkpointLock.WaitAsync(cancellationToken);
+        while (!await _checkpointLock.WaitAsync(LockPoll, cancellationToken))
+        {
+            if (WaitingForDatabase)
+            {
+                throw Unavailable();
+            }
+        }
+
         try
         {
             await WriteStateCoveringStagedAsync(cancellationToken);

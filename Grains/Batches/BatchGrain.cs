@@ -19,6 +19,7 @@ public sealed partial class BatchGrain(
     [PersistentState("batch", BatchStorage.ProviderName)] IPersistentState<BatchState> state,
     BatchItemStore store,
     Operations.StagedCreates staged,
+    Database.DatabaseAvailability availability,
     IOptions<BatchOptions> options,
     ILogger<BatchGrain> logger) : Grain, IBatchGrain, IRemindable
 {
@@ -52,19 +53,36 @@ public sealed partial class BatchGrain(
     {
         if (Exists && Batch.Status == BatchStatus.Processing)
         {
-            if (Incomplete)
+            try
             {
-                // Slices appended after sealing are not checkpointed one by one: the stored pages say how far they reach.
-                var extent = await store.ReadExtentAsync(BatchId, cancellationToken);
-                Batch.Appended = Math.Clamp(extent.Appended, Batch.Appended, Batch.Total);
-                Batch.HasSource |= extent.HasSource;
+                await CatchUpAsync(cancellationToken);
+            }
+            catch (Exception e) when (Database.DatabaseAvailability.IsUnavailable(e))
+            {
+                // The database went away after the state was read: the resume catches up once it is back.
+                _reconciled = false;
             }
 
-            // Results stored after the last checkpoint count before the first status is answered, so progress
-            // read from this activation never goes back behind what the previous one reported.
-            await ReconcileAsync(cancellationToken);
             _ = ResumeAsync("activated while processing");
         }
+    }
+
+    /// <summary>
+    /// Brings an activation's counts up to what is stored. Results stored after the last checkpoint count before the first
+    /// status is answered, so progress read from this activation never goes back behind what the previous one reported.
+    /// </summary>
+    private async Task CatchUpAsync(CancellationToken cancellationToken)
+    {
+        if (Incomplete)
+        {
+            // Slices appended after sealing are not checkpointed one by one: the stored pages say how far they reach.
+            var extent = await store.ReadExtentAsync(BatchId, cancellationToken);
+            Batch.Appended = Math.Clamp(extent.Appended, Batch.Appended, Batch.Total);
+            Batch.HasSource |= extent.HasSource;
+        }
+
+        await ReconcileAsync(cancellationToken);
+        _reconciled = true;
     }
 
     public async Task<BatchProgress> StartAsync(BatchRequest request, CancellationToken cancellationToken = default)
@@ -176,12 +194,23 @@ public sealed partial class BatchGrain(
             throw new ArgumentOutOfRangeException(nameof(total), $"Batch {BatchId} holds {Batch.Appended} items, more than {total}.");
         }
 
+        var before = (Batch.Total, Batch.UpdatedAt);
         Batch.Total = total;
         Batch.Status = BatchStatus.Processing;
         Batch.Concurrency = options.Value.ClampConcurrency(concurrency);
         Batch.UpdatedAt = DateTimeOffset.UtcNow;
-        await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeCheckPeriod, options.Value.ResumeCheckPeriod);
-        await state.WriteStateAsync(cancellationToken);
+        try
+        {
+            await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeCheckPeriod, options.Value.ResumeCheckPeriod);
+            await StoreStateAsync(cancellationToken);
+        }
+        catch
+        {
+            // Not sealed after all (the caller sees the failure, e.g. a 503, and may seal again): still pending, and nothing runs.
+            (Batch.Total, Batch.UpdatedAt, Batch.Status) = (before.Total, before.UpdatedAt, BatchStatus.Pending);
+            throw;
+        }
+
         LogStarted(BatchId, Batch.Total, Batch.Concurrency);
         StartRun();
         return Progress();
@@ -277,7 +306,7 @@ public sealed partial class BatchGrain(
     {
         if (!Exists || IsTerminal)
         {
-            return Exists ? Progress() : null;
+            return Exists ? CountedProgress() : null;
         }
 
         var wait = timeout < options.Value.MaxWait ? timeout : options.Value.MaxWait;
@@ -289,10 +318,10 @@ public sealed partial class BatchGrain(
         {
         }
 
-        return IsTerminal ? Progress() : null;
+        return IsTerminal ? CountedProgress() : null;
     }
 
-    public Task<BatchProgress?> GetStatusAsync() => Task.FromResult(Exists ? Progress() : null);
+    public Task<BatchProgress?> GetStatusAsync() => Task.FromResult(Exists ? CountedProgress() : null);
 
     public async Task<BatchResultsPage?> GetResultsAsync(int after, int limit, ItemOutcome? outcome, CancellationToken cancellationToken = default)
     {
@@ -325,11 +354,21 @@ public sealed partial class BatchGrain(
         }
 
         Batch.CancelRequested = true;
-        await WriteStateLockedAsync(cancellationToken);
+        try
+        {
+            await WriteStateLockedAsync(cancellationToken);
+        }
+        catch
+        {
+            // Not requested after all: the caller sees the failure and may cancel again.
+            Batch.CancelRequested = false;
+            throw;
+        }
+
         SignalAppended();
         if (_run is null)
         {
-            await EndCancelledAsync(cancellationToken);
+            await EndCancelledAsync(null, cancellationToken);
         }
         else
         {
@@ -370,7 +409,7 @@ public sealed partial class BatchGrain(
         Batch.ResumeAttempts = 0;
         Batch.UpdatedAt = DateTimeOffset.UtcNow;
         await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeCheckPeriod, options.Value.ResumeCheckPeriod);
-        await state.WriteStateAsync(cancellationToken);
+        await StoreStateAsync(cancellationToken);
         StartRun();
         return new BatchCommandResult(Progress());
     }
@@ -388,8 +427,10 @@ public sealed partial class BatchGrain(
             return;
         }
 
-        // A run that hangs before its first checkpoint has no heartbeat yet: it counts from when the batch last changed.
-        if (_run is not null && (Batch.HeartbeatAt ?? Batch.UpdatedAt) < DateTimeOffset.UtcNow - options.Value.HeartbeatTimeout)
+        // A run counts from its last checkpoint, or from when it started or stopped waiting for the database if that was
+        // later (no checkpoint could be written before); a run waiting for the database is not stalled.
+        var heartbeat = Batch.HeartbeatAt ?? Batch.UpdatedAt;
+        if (_run is not null && !WaitingForDatabase && (_aliveAt > heartbeat ? _aliveAt : heartbeat) < DateTimeOffset.UtcNow - options.Value.HeartbeatTimeout)
         {
             LogStalled(BatchId, Batch.HeartbeatAt ?? Batch.UpdatedAt);
             _run.Abandon();
@@ -399,17 +440,20 @@ public sealed partial class BatchGrain(
 
         if (_run is null)
         {
-            await ResumeAsync("woken by its reminder");
+            // Not awaited: a resume that waits for the database would hold the reminder's call for as long.
+            _ = ResumeAsync("woken by its reminder");
         }
     }
 
     /// <summary>
     /// Runs the batch again from its checkpoint, once per wake-up: an activation and the reminder that caused it both
-    /// ask, and the second must not count (or log) a second attempt while the first is still writing it.
+    /// ask, and the second must not count (or log) a second attempt while the first is still writing it. A resume waits
+    /// for a database that is away, and counts once however long that takes; one after a run stopped for want of the
+    /// database (<paramref name="counts"/> false) is no attempt at all.
     /// </summary>
-    private async Task ResumeAsync(string why)
+    private async Task ResumeAsync(string why, bool counts = true)
     {
-        if (_run is not null || _resuming || Batch.Status != BatchStatus.Processing)
+        if (_run is not null || _resuming || _deactivated || Batch.Status != BatchStatus.Processing)
         {
             return;
         }
@@ -417,22 +461,31 @@ public sealed partial class BatchGrain(
         _resuming = true;
         try
         {
-            Batch.ResumeAttempts++;
+            if (!_reconciled)
+            {
+                await UntilDoneAsync(() => CatchUpAsync(CancellationToken.None), null);
+            }
+
+            Batch.ResumeAttempts += counts ? 1 : 0;
             if (Batch.ResumeAttempts > options.Value.MaxResumeAttempts)
             {
                 Batch.Status = BatchStatus.Failed;
                 Batch.FailureReason = $"The batch was resumed {options.Value.MaxResumeAttempts} times without progress; POST /batch/{BatchId}/retry carries it on from its last checkpoint.";
                 Batch.UpdatedAt = DateTimeOffset.UtcNow;
                 LogGaveUp(BatchId, options.Value.MaxResumeAttempts);
-                await state.WriteStateAsync();
-                await UnregisterResumeReminderAsync();
+                await UntilDoneAsync(() => StoreStateAsync(CancellationToken.None), null);
+                await UntilDoneAsync(UnregisterResumeReminderAsync, null);
                 _ended?.TrySetResult();
                 return;
             }
 
             LogResumed(BatchId, why, Batch.ResumeAttempts);
-            await state.WriteStateAsync();
+            await UntilDoneAsync(() => StoreStateAsync(CancellationToken.None), null);
             StartRun();
+        }
+        catch (Exception e)
+        {
+            LogRunFailed(BatchId, e);
         }
         finally
         {
@@ -440,10 +493,13 @@ public sealed partial class BatchGrain(
         }
     }
 
-    private async Task EndCancelledAsync(CancellationToken cancellationToken)
+    /// <summary>Ends the batch cancelled; within <paramref name="run"/>, each step waits for a database that is away.</summary>
+    private async Task EndCancelledAsync(RunContext? run, CancellationToken cancellationToken)
     {
-        await store.CancelPendingAsync(BatchId, Problems.Cancelled().Body!, cancellationToken);
-        await ReconcileAsync(cancellationToken);
+        await (run is null
+            ? store.CancelPendingAsync(BatchId, Problems.Cancelled().Body!, cancellationToken)
+            : UntilDoneAsync(() => store.CancelPendingAsync(BatchId, Problems.Cancelled().Body!, cancellationToken), run));
+        await (run is null ? ReconcileAsync(cancellationToken) : UntilDoneAsync(() => ReconcileAsync(cancellationToken), run));
         // Rows of a file never stored are not items of the batch, so its counts add up to its total; but they were
         // cancelled. A cancel that arrives as the last items finish cancels nothing: the batch simply completed.
         var uploading = Incomplete;
@@ -451,8 +507,8 @@ public sealed partial class BatchGrain(
         Batch.UploadStopped = false;
         Batch.Status = Batch.Cancelled > 0 || uploading ? BatchStatus.Cancelled : BatchStatus.Completed;
         Batch.UpdatedAt = DateTimeOffset.UtcNow;
-        await state.WriteStateAsync(cancellationToken);
-        await UnregisterResumeReminderAsync();
+        await (run is null ? StoreStateAsync(cancellationToken) : UntilDoneAsync(() => StoreStateAsync(cancellationToken), run));
+        await (run is null ? UnregisterResumeReminderAsync() : UntilDoneAsync(UnregisterResumeReminderAsync, run));
         LogCancelled(BatchId, Batch.Cancelled);
         _ended?.TrySetResult();
     }
@@ -476,5 +532,9 @@ public sealed partial class BatchGrain(
 
     private BatchProgress Progress() => new(
         BatchId, Batch.Status, Batch.Total, Batch.Succeeded, Batch.Failed, Batch.CreatedAt, Batch.UpdatedAt,
-        Batch.Concurrency, Batch.FailureReason, Batch.Cancelled, Batch.HeartbeatAt, Batch.HasSource, Stored, Batch.UploadStopped);
+        Batch.Concurrency, Batch.FailureReason, Batch.Cancelled, Batch.HeartbeatAt, Batch.HasSource, Stored, Batch.UploadStopped,
+        WaitingForDatabase ? "database" : null, WaitingForDatabase ? _waitingSince : null);
+
+    /// <summary>The progress for a status: not before this activation counted the stored results, which could go back behind what an earlier one reported.</summary>
+    private BatchProgress CountedProgress() => _reconciled ? Progress() : throw Unavailable();
 }

@@ -4,10 +4,11 @@ using Orleans.Batch.Grains.Interfaces.Errors;
 namespace Orleans.Batch.Grains.Database;
 
 /// <summary>
-/// Turns a lost or refused database connection that escapes a grain call into a <see cref="DatabaseUnavailableException"/>,
-/// which the caller can deserialize (Npgsql's exceptions have no codec) and answer as 503 instead of 500.
+/// Turns a lost or refused database connection that escapes a grain call (Npgsql's own exception, or one that wraps it,
+/// such as a reminder that could not be stored) into a <see cref="DatabaseUnavailableException"/>, which the caller can
+/// deserialize (Npgsql's exceptions have no codec) and answer as 503 instead of 500.
 /// </summary>
-internal sealed class DatabaseExceptionFilter : IIncomingGrainCallFilter
+internal sealed class DatabaseExceptionFilter(DatabaseAvailability availability) : IIncomingGrainCallFilter
 {
     public async Task Invoke(IIncomingGrainCallContext context)
     {
@@ -15,14 +16,13 @@ internal sealed class DatabaseExceptionFilter : IIncomingGrainCallFilter
         {
             await context.Invoke();
         }
-        catch (NpgsqlException e) when (IsUnavailable(e))
+        catch (Exception e) when (e is not DatabaseUnavailableException && DatabaseAvailability.IsUnavailable(e))
         {
-            var state = e is PostgresException p ? $" ({p.SqlState})" : "";
+            availability.ForgetConnections();
+            var state = FindPostgres(e) is { } p ? $" ({p.SqlState})" : "";
             throw new DatabaseUnavailableException($"The database could not be reached{state}; nothing of the call was committed.");
         }
     }
 
-    /// <summary>Connection failures, and server errors that mean the connection was lost or refused.</summary>
-    public static bool IsUnavailable(NpgsqlException exception) =>
-        exception is not PostgresException p || DatabaseUnavailableException.IsUnavailableState(p.SqlState);
+    private static PostgresException? FindPostgres(Exception? e) => e is null or PostgresException ? e as PostgresException : FindPostgres(e.InnerException);
 }

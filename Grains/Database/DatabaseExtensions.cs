@@ -24,6 +24,7 @@ public static class DatabaseExtensions
         services.AddSingleton<IValidateOptions<DatabaseOptions>, SelfValidation<DatabaseOptions>>();
         services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<DatabaseOptions>>().Value.EffectiveConnectionString()));
         services.AddSingleton<DatabaseGate>();
+        services.AddSingleton<DatabaseAvailability>();
         return services;
     }
 }

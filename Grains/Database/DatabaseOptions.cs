@@ -44,6 +44,15 @@ public sealed class DatabaseOptions : ISelfValidating
     public int MaxAutoPrepare { get; set; } = 64;
 
     /// <summary>
+    /// How long work that lost the database waits before the first probe of it (default 250 ms); each further probe waits
+    /// twice as long, up to <see cref="MaxProbeInterval"/>.
+    /// </summary>
+    public TimeSpan FirstProbeInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>The longest wait between two probes of a database that is away (default 5 s): work carries on at most this long after it is back.</summary>
+    public TimeSpan MaxProbeInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// The connection string with the defaults this class documents applied, and, unless it says otherwise, <c>No Reset
     /// On Close</c>: the service leaves no session state on a connection (its locks are transaction-scoped), and the
     /// reset Npgsql sends otherwise, seven statements each time a connection is taken from the pool, cost PostgreSQL
@@ -114,6 +123,11 @@ public sealed class DatabaseOptions : ISelfValidating
         if (ReservedConnections < 1)
         {
             yield return "Database:ReservedConnections must be at least 1.";
+        }
+
+        if (FirstProbeInterval <= TimeSpan.Zero || MaxProbeInterval < FirstProbeInterval || MaxProbeInterval > TimeSpan.FromMinutes(1))
+        {
+            yield return $"Database:FirstProbeInterval must be above 0 and at most Database:MaxProbeInterval, itself at most 1 min; got {FirstProbeInterval} and {MaxProbeInterval}.";
         }
 
         if (MaxConcurrency + ReservedConnections > poolSize)

@@ -29,11 +29,14 @@ public static class SiloBuilderExtensions
 
         silo.UseRedisClustering(redis);
         silo.Services.AddMembershipRepair(configuration);
-        silo.AddAdoNetGrainStorage(BatchStorage.ProviderName, o =>
+        silo.AddAdoNetGrainStorage(BatchStorage.AdoNetProviderName, o =>
         {
             o.Invariant = "Npgsql";
             o.ConnectionString = postgres;
         });
+        silo.Services.AddKeyedSingleton<IGrainStorage>(BatchStorage.ProviderName, (services, _) =>
+            new DatabaseAwareGrainStorage(
+                services.GetRequiredKeyedService<IGrainStorage>(BatchStorage.AdoNetProviderName), services.GetRequiredService<DatabaseAvailability>()));
         silo.Services.AddSingleton<IGrainStorageSerializer, OrleansGrainStorageSerializer>();
         silo.UseAdoNetReminderService(o =>
         {
@@ -49,10 +52,10 @@ public static class SiloBuilderExtensions
         silo.Services.AddOptions<GrainDirectoryOptions>()
             .Configure(o => o.CacheSize = DirectoryCacheSize)
             .Bind(configuration.GetSection("GrainDirectory"));
+        // A database that cannot be reached reaches a caller as DatabaseUnavailableException: from a grain call through this
+        // filter, from grain state (also while a grain activates) through DatabaseAwareGrainStorage. Npgsql's own
+        // exceptions are never sent: a gateway, which has no Npgsql, could not read the response that held one.
         silo.AddIncomingGrainCallFilter<DatabaseExceptionFilter>();
-        // Database errors that escape outside a call (a grain whose state cannot be read) then reach the client as
-        // themselves, which the gateway answers as 503, instead of failing to serialize.
-        silo.Services.Configure<ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
         silo.Services
             .AddBatchDatabase(configuration)
             .AddResources()

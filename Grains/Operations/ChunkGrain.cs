@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging;
-using Npgsql;
+using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Diagnostics;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
@@ -28,11 +28,11 @@ public sealed partial class ChunkGrain(OperationExecutor executor, StagedCreates
             {
                 throw;
             }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            catch (Exception e) when (DatabaseAvailability.IsUnavailable(e))
             {
+                // Not its items' answers: the batch waits for the database and sends the chunk again.
                 LogChunkFailed(operations.Count, batchId, e);
-                var unavailable = Problems.Unavailable("The database could not be reached; the operation was not applied. Retry later.");
-                answers = new([.. operations.Select(_ => unavailable)], new bool[operations.Count]);
+                throw;
             }
         }
 

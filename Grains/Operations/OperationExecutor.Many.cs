@@ -166,9 +166,9 @@ public sealed partial class OperationExecutor
                 toRun.ForEach(i => recorded[i] = true);
             }
         }
-        catch (PostgresException)
+        catch (PostgresException e) when (!DatabaseAvailability.IsUnavailable(e))
         {
-            // The set failed as a whole: every item runs on its own instead.
+            // The set failed as a whole: every item runs on its own instead. (A lost database fails the chunk: nothing of it ran.)
             await transaction.RollbackAsync(CancellationToken.None);
             return;
         }
@@ -203,7 +203,7 @@ public sealed partial class OperationExecutor
                     keep = response.Status is >= 200 and < 300;
                 }
             }
-            catch (PostgresException e)
+            catch (PostgresException e) when (!DatabaseAvailability.IsUnavailable(e))
             {
                 response = Problems.Internal($"The operation failed in the database ({e.SqlState}).");
                 keep = false;

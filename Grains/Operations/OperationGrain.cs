@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging;
-using Npgsql;
+using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Diagnostics;
 using Orleans.Batch.Grains.Interfaces.Operations;
 using Orleans.Batch.Grains.Resources;
@@ -28,10 +28,11 @@ public sealed partial class OperationGrain(OperationExecutor executor, BatchMetr
             {
                 throw;
             }
-            catch (NpgsqlException e) when (e is not PostgresException)
+            catch (Exception e) when (DatabaseAvailability.IsUnavailable(e))
             {
+                // Not the operation's answer: the caller answers 503 database-unavailable (see DatabaseExceptionFilter).
                 LogDatabaseUnavailable(request.BatchId, request.Id, e);
-                response = Problems.Unavailable("The database could not be reached; the operation was not applied. Retry later.");
+                throw;
             }
             catch (Exception e)
             {

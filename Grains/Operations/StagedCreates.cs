@@ -125,7 +125,7 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
                 return false;
             }
         }
-        catch (PostgresException)
+        catch (PostgresException e) when (!DatabaseAvailability.IsUnavailable(e))
         {
             await transaction.RollbackAsync(CancellationToken.None);
             return false;

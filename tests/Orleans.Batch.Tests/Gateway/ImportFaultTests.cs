@@ -41,7 +41,7 @@ public sealed class ImportDatabaseOutageTests(ImportDatabaseOutageTests.OutageFi
             // While the database is still away, a retry is refused without it: it names what completes the batch.
             var early = ApiAssert.Problem(await _api.PostAsync($"/batch/{batchId}/retry", null), HttpStatusCode.Conflict, "batch-conflict");
             Assert.Contains("Idempotency-Key", early.Str("detail"), StringComparison.Ordinal);
-            fixture.Proxy.Restore();
+            await fixture.Proxy.RestoreAsync();
 
             var stopped = await _api.WaitForAsync(batchId, s => s.Str("status") == "failed", timeout: TimeSpan.FromSeconds(60));
             output.WriteLine($"after the outage: {stopped}");
@@ -58,7 +58,7 @@ public sealed class ImportDatabaseOutageTests(ImportDatabaseOutageTests.OutageFi
         }
         finally
         {
-            fixture.Proxy.Restore();
+            await fixture.Proxy.RestoreAsync();
         }
     }
 
@@ -72,7 +72,7 @@ public sealed class ImportDatabaseOutageTests(ImportDatabaseOutageTests.OutageFi
             failed = await UploadFaults.ImportAsync(fixture.Impatient, file, key: null);
         }
 
-        fixture.Proxy.Restore();
+        await fixture.Proxy.RestoreAsync();
         var problem = ApiAssert.Problem(failed, HttpStatusCode.ServiceUnavailable, "upload-incomplete");
         var batchId = problem.Str("batchId")!;
         Assert.Contains("no Idempotency-Key, so it cannot be resumed", problem.Str("detail"), StringComparison.Ordinal);
@@ -98,7 +98,7 @@ public sealed class ImportDatabaseOutageTests(ImportDatabaseOutageTests.OutageFi
             failed = await new BatchApi(fixture.Impatient).SendAsync(HttpMethod.Post, "/batch", body, headers);
         }
 
-        fixture.Proxy.Restore();
+        await fixture.Proxy.RestoreAsync();
         ApiAssert.Problem(failed, HttpStatusCode.ServiceUnavailable, "database-unavailable");
 
         var resent = await UploadFaults.SendUntilAcceptedAsync(() => _api.SendAsync(HttpMethod.Post, "/batch", body, headers), output);
@@ -224,7 +224,7 @@ public sealed class ImportDatabaseOutageTests(ImportDatabaseOutageTests.OutageFi
             if (call.InterfaceMethod?.Name == method && (from == 0 || call.Request.GetArgument(0) is int position && position >= from)
                 && Interlocked.Exchange(ref cut, 1) == 0)
             {
-                fixture.Proxy.Cut();
+                return fixture.Proxy.CutAsync();
             }
 
             return Task.CompletedTask;
@@ -238,8 +238,8 @@ public sealed class ImportDatabaseOutageTests(ImportDatabaseOutageTests.OutageFi
     /// </summary>
     public sealed class OutageFixture() : ClusterFixture(silos: 2, typeof(OutageSilo))
     {
-        /// <summary>The proxy's port: one of this test run's own.</summary>
-        private static readonly PostgresProxy SharedProxy = new(23443);
+        /// <summary>Static, so the silo configurator, which the test cluster creates itself, reaches it.</summary>
+        private static readonly PostgresProxy SharedProxy = new(TestEnvironment.Postgres);
 
         public PostgresProxy Proxy => SharedProxy;
 
@@ -247,7 +247,7 @@ public sealed class ImportDatabaseOutageTests(ImportDatabaseOutageTests.OutageFi
 
         public override async Task InitializeAsync()
         {
-            SharedProxy.Restore();
+            await SharedProxy.RestoreAsync();
             await base.InitializeAsync();
             // Impatient with failures only: a slow call on a busy machine is waited for, so only the outage fails an upload.
             (_, Impatient) = await StartGatewayAsync(new Dictionary<string, string?>(UploadFaults.ImpatientGateway) { ["Orleans:AttemptTimeout"] = "00:01:00" });
@@ -255,7 +255,7 @@ public sealed class ImportDatabaseOutageTests(ImportDatabaseOutageTests.OutageFi
 
         public override async Task DisposeAsync()
         {
-            SharedProxy.Restore();
+            await SharedProxy.RestoreAsync();
             await base.DisposeAsync();
             await SharedProxy.DisposeAsync();
         }

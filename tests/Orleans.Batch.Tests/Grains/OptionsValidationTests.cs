@@ -401,4 +401,41 @@ public sealed class OptionsValidationTests
 
         Assert.Equal(4, options.Validate().Count());
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3601)]
+    public void BatchApi_RetryAfterSecondsOutOfBounds_IsAnError(int value)
+    {
+        var options = new BatchApiOptions { RetryAfterSeconds = value };
+
+        Assert.Equal([$"Batch:RetryAfterSeconds must be from 1 to 3,600; got {value}."], options.Validate());
+    }
+
+    [Fact]
+    public void Database_ProbeIntervals_DefaultToAQuarterSecondUpToFive()
+    {
+        var options = new DatabaseOptions { ConnectionString = Postgres };
+
+        Assert.Equal((TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5)), (options.FirstProbeInterval, options.MaxProbeInterval));
+        Assert.Equal(5, new BatchApiOptions().RetryAfterSeconds);
+    }
+
+    [Theory]
+    [InlineData(0, 5000)]
+    [InlineData(2000, 1000)]
+    [InlineData(250, 61_000)]
+    public void Database_ProbeIntervalsInconsistent_IsAnError(int firstMs, int maxMs)
+    {
+        var options = new DatabaseOptions
+        {
+            ConnectionString = Postgres,
+            FirstProbeInterval = TimeSpan.FromMilliseconds(firstMs),
+            MaxProbeInterval = TimeSpan.FromMilliseconds(maxMs),
+        };
+
+        Assert.Equal(
+            [$"Database:FirstProbeInterval must be above 0 and at most Database:MaxProbeInterval, itself at most 1 min; got {options.FirstProbeInterval} and {options.MaxProbeInterval}."],
+            options.Validate());
+    }
 }

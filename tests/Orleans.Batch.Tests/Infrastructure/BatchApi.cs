@@ -68,7 +68,8 @@ public sealed class BatchApi(HttpClient http)
 }
 
 public sealed record ApiResponse(
-    HttpStatusCode Status, string? ContentType, string? Location, string Text, string? Allow = null, string? ContentDisposition = null)
+    HttpStatusCode Status, string? ContentType, string? Location, string Text, string? Allow = null, string? ContentDisposition = null,
+    string? RetryAfter = null)
 {
     public JsonElement Json => JsonDocument.Parse(Text).RootElement;
 
@@ -78,7 +79,8 @@ public sealed record ApiResponse(
         response.Headers.Location?.OriginalString,
         await response.Content.ReadAsStringAsync(),
         response.Content.Headers.Allow.Count == 0 ? null : string.Join(", ", response.Content.Headers.Allow),
-        response.Content.Headers.ContentDisposition?.ToString());
+        response.Content.Headers.ContentDisposition?.ToString(),
+        response.Headers.RetryAfter?.ToString());
 
     /// <summary>The messages a problem's <c>errors</c> holds for one field.</summary>
     public string[] ErrorsFor(string field) =>

@@ -20,7 +20,16 @@ public sealed class BatchLog : ILoggerProvider, ILogger
     /// <summary>"Batch {BatchId} has not checkpointed since {HeartbeatAt}; running it again".</summary>
     public const int Stalled = 1007;
 
-    private static readonly int[] Kept = [Resumed, GaveUp, Stalled];
+    /// <summary>"Batch {BatchId} stopped running; its reminder resumes it from the last checkpoint", with the exception.</summary>
+    public const int RunFailed = 1004;
+
+    /// <summary>"Batch {BatchId} waits for the database ({Cause}: {Detail}); it carries on once the database is back".</summary>
+    public const int WaitingForDatabase = 1302;
+
+    /// <summary>"Batch {BatchId} carries on: the database is back after {Waited}".</summary>
+    public const int DatabaseBack = 1303;
+
+    private static readonly int[] Kept = [Resumed, GaveUp, Stalled, RunFailed, WaitingForDatabase, DatabaseBack];
     private static readonly ConcurrentDictionary<(string BatchId, int EventId), ConcurrentQueue<string>> Events = new();
 
     /// <summary>The messages logged with <paramref name="eventId"/> about <paramref name="batchId"/>, in order.</summary>
@@ -40,7 +49,7 @@ public sealed class BatchLog : ILoggerProvider, ILogger
         if (Kept.Contains(eventId.Id) && state is IReadOnlyList<KeyValuePair<string, object?>> fields
             && fields.FirstOrDefault(f => f.Key == "BatchId").Value is string batchId)
         {
-            Events.GetOrAdd((batchId, eventId.Id), _ => new ConcurrentQueue<string>()).Enqueue(formatter(state, exception));
+            Events.GetOrAdd((batchId, eventId.Id), _ => new ConcurrentQueue<string>()).Enqueue(exception is null ? formatter(state, exception) : $"{formatter(state, exception)} ({exception.GetType().Name}: {exception.Message})");
         }
     }
 

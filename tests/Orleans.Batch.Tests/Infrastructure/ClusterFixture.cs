@@ -29,11 +29,15 @@ public class ClusterFixture : IAsyncLifetime
 
     /// <param name="silos">How many silos to start.</param>
     /// <param name="siloConfigurator">The silo configurator type; it must build on <see cref="SiloConfigurator"/>.</param>
-    protected ClusterFixture(int silos, Type? siloConfigurator = null)
+    /// <param name="gatewaySettings">Settings laid over the gateway's.</param>
+    protected ClusterFixture(int silos, Type? siloConfigurator = null, IReadOnlyDictionary<string, string?>? gatewaySettings = null)
     {
         _silos = silos;
         SiloConfiguratorType = siloConfigurator ?? typeof(SiloConfigurator);
+        _gatewaySettings = gatewaySettings ?? new Dictionary<string, string?>();
     }
+
+    private readonly IReadOnlyDictionary<string, string?> _gatewaySettings;
 
     private Type SiloConfiguratorType { get; }
 
@@ -70,7 +74,7 @@ public class ClusterFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// Another gateway in front of the same cluster, with <paramref name="settings"/> over the usual ones; the fixture
+    /// Another gateway in front of the same cluster, with <paramref name="settings"/> over the fixture's; the fixture
     /// stops it when it is disposed.
     /// </summary>
     public async Task<(WebApplication Gateway, HttpClient Http)> StartGatewayAsync(IReadOnlyDictionary<string, string?>? settings = null)
@@ -84,7 +88,7 @@ public class ClusterFixture : IAsyncLifetime
             ["Batch:MaxOperations"] = MaxOperations.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Logging:LogLevel:Default"] = "Warning",
         };
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        foreach (var (key, value) in _gatewaySettings.Concat(settings ?? new Dictionary<string, string?>()))
         {
             overrides[key] = value;
         }

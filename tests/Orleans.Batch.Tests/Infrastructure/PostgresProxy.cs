@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Npgsql;
@@ -5,114 +6,170 @@ using Npgsql;
 namespace Orleans.Batch.Tests.Infrastructure;
 
 /// <summary>
-/// A TCP relay between a fixture's silos and the test PostgreSQL that a test can cut (every connection dropped, new ones
-/// refused, as when the server stops) and restore. Silos reach the database through <see cref="ConnectionString"/>.
+/// A TCP proxy in front of the test PostgreSQL, on a port of its own: silos given <see cref="ConnectionString"/> reach the
+/// database only through it, so a test can take the database away from them (<see cref="CutAsync"/>: every connection
+/// ended as a PostgreSQL shutdown ends it, new ones refused) and give it back (<see cref="RestoreAsync"/>).
 /// </summary>
 public sealed class PostgresProxy : IAsyncDisposable
 {
-    private readonly IPEndPoint _upstream;
-    private readonly Lock _gate = new();
-    private readonly List<TcpClient> _open = [];
+    private readonly string _direct;
+    private readonly IPEndPoint _target;
+    private readonly ConcurrentDictionary<Socket, byte> _open = new();
+
+    /// <summary>The proxy's own connections to PostgreSQL, whose local ports name their backends.</summary>
+    private readonly ConcurrentDictionary<Socket, int> _upstream = new();
+    private readonly CancellationTokenSource _disposed = new();
     private TcpListener? _listener;
 
-    /// <param name="port">Where the proxy listens on 127.0.0.1 (a test's own port).</param>
-    public PostgresProxy(int port)
+    public PostgresProxy(string connectionString)
     {
-        var target = new NpgsqlConnectionStringBuilder(TestEnvironment.Postgres);
-        _upstream = new IPEndPoint(IPAddress.Parse(target.Host is "localhost" or null ? "127.0.0.1" : target.Host), target.Port);
-        Port = port;
-        ConnectionString = new NpgsqlConnectionStringBuilder(TestEnvironment.Postgres) { Host = "127.0.0.1", Port = port }.ConnectionString;
+        _direct = connectionString;
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        _target = new IPEndPoint(IPAddress.Parse(builder.Host!), builder.Port);
+        // Port 0 lets the system pick a free port; Restore listens on that same port again.
+        Port = Listen(0);
+        builder.Host = "127.0.0.1";
+        builder.Port = Port;
+        ConnectionString = builder.ConnectionString;
     }
 
     public int Port { get; }
 
-    /// <summary>The test database's connection string, through the proxy.</summary>
+    /// <summary>The test database's connection string, through this proxy.</summary>
     public string ConnectionString { get; }
 
-    /// <summary>Starts (again) relaying connections.</summary>
-    public void Restore()
-    {
-        lock (_gate)
-        {
-            if (_listener is not null)
-            {
-                return;
-            }
+    public bool IsCut => _listener is null;
 
-            var listener = new TcpListener(IPAddress.Loopback, Port);
-            listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            listener.Start();
-            _listener = listener;
-            _ = AcceptAsync(listener);
+    /// <summary>
+    /// Stops listening, so new connections are refused; ends the backends of the open ones as a shutdown does (each client
+    /// reads error 57P01), then resets whatever is left.
+    /// </summary>
+    public async Task CutAsync()
+    {
+        _listener?.Stop();
+        _listener = null;
+        var ports = _upstream.Values.ToArray();
+        if (ports.Length > 0)
+        {
+            await using var direct = new NpgsqlConnection(_direct);
+            await direct.OpenAsync();
+            await using var terminate = new NpgsqlCommand(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE client_port = ANY($1)", direct);
+            terminate.Parameters.AddWithValue(ports);
+            await terminate.ExecuteScalarAsync();
+            // The error reaches each client through the proxy before it resets the connection.
+            await Task.Delay(100);
+        }
+
+        foreach (var socket in _open.Keys)
+        {
+            Reset(socket);
         }
     }
 
-    /// <summary>Drops every relayed connection and refuses new ones until <see cref="Restore"/>.</summary>
-    public void Cut()
+    /// <summary>Listens again on <see cref="Port"/>.</summary>
+    public Task RestoreAsync()
     {
-        lock (_gate)
+        if (_listener is null)
         {
-            _listener?.Stop();
-            _listener = null;
-            _open.ForEach(client => client.Dispose());
-            _open.Clear();
+            Listen(Port);
         }
+
+        return Task.CompletedTask;
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
-        Cut();
-        return ValueTask.CompletedTask;
+        await _disposed.CancelAsync();
+        await CutAsync();
+        _disposed.Dispose();
+    }
+
+    private int Listen(int port)
+    {
+        var listener = new TcpListener(IPAddress.Loopback, port);
+        listener.Start();
+        _listener = listener;
+        _ = AcceptAsync(listener);
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private async Task AcceptAsync(TcpListener listener)
     {
-        while (true)
+        while (!_disposed.IsCancellationRequested)
         {
-            TcpClient client;
+            Socket client;
             try
             {
-                client = await listener.AcceptTcpClientAsync();
+                client = await listener.AcceptSocketAsync(_disposed.Token);
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
             {
                 return;
             }
 
-            _ = RelayAsync(listener, client);
+            _ = ForwardAsync(client);
         }
     }
 
-    private async Task RelayAsync(TcpListener listener, TcpClient client)
+    private async Task ForwardAsync(Socket client)
     {
-        var server = new TcpClient();
-        lock (_gate)
+        var server = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        _open.TryAdd(client, 0);
+        _open.TryAdd(server, 0);
+        try
         {
-            if (!ReferenceEquals(_listener, listener))
+            await server.ConnectAsync(_target, _disposed.Token);
+            if (IsCut)
             {
-                client.Dispose();
-                server.Dispose();
                 return;
             }
 
-            _open.Add(client);
-            _open.Add(server);
-        }
+            _upstream[server] = ((IPEndPoint)server.LocalEndPoint!).Port;
 
-        try
-        {
-            await server.ConnectAsync(_upstream);
-            var (a, b) = (client.GetStream(), server.GetStream());
-            await Task.WhenAny(a.CopyToAsync(b), b.CopyToAsync(a));
+            // Either direction ending ends both: the other side then sees the connection go, as it would with the server.
+            await Task.WhenAny(PumpAsync(client, server), PumpAsync(server, client));
         }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
         {
-            // The connection was cut, or one side closed it.
         }
         finally
         {
-            client.Dispose();
-            server.Dispose();
+            _upstream.TryRemove(server, out _);
+            Reset(client);
+            Reset(server);
+        }
+    }
+
+    private async Task PumpAsync(Socket from, Socket to)
+    {
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            while (await from.ReceiveAsync(buffer, SocketFlags.None, _disposed.Token) is > 0 and var read)
+            {
+                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, _disposed.Token);
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Closes with a reset, not a graceful end: the peer's next read or write fails at once.</summary>
+    private void Reset(Socket socket)
+    {
+        if (_open.TryRemove(socket, out _))
+        {
+            try
+            {
+                socket.LingerState = new LingerOption(true, 0);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+
+            socket.Dispose();
         }
     }
 }

@@ -17,9 +17,15 @@ internal sealed class DatabaseExceptionFilter : IIncomingGrainCallFilter
         }
         catch (NpgsqlException e) when (IsUnavailable(e))
         {
-            var state = e is PostgresException p ? $" ({p.SqlState})" : "";
-            throw new DatabaseUnavailableException($"The database could not be reached{state}; nothing of the call was committed.");
+            throw Unavailable(e);
         }
+    }
+
+    /// <summary>What a caller is told of <paramref name="exception"/>, a lost or refused connection.</summary>
+    public static DatabaseUnavailableException Unavailable(NpgsqlException exception)
+    {
+        var state = exception is PostgresException p ? $" ({p.SqlState})" : "";
+        return new DatabaseUnavailableException($"The database could not be reached{state}; nothing of the call was committed.");
     }
 
     /// <summary>Connection failures, and server errors that mean the connection was lost or refused.</summary>

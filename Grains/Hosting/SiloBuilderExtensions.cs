@@ -48,6 +48,7 @@ public static class SiloBuilderExtensions
             .Configure(o => o.CacheSize = DirectoryCacheSize)
             .Bind(configuration.GetSection("GrainDirectory"));
         silo.AddIncomingGrainCallFilter<DatabaseExceptionFilter>();
+        silo.AddIncomingGrainCallFilter<GatewayBoundaryFilter>();
         // Database errors that escape outside a call (a grain whose state cannot be read) then reach the client as
         // themselves, which the gateway answers as 503, instead of failing to serialize.
         silo.Services.Configure<ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));

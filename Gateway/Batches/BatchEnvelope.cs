@@ -22,6 +22,14 @@ internal static class BatchEnvelope
     public static ProblemDetails? TryRead(JsonElement root, BatchApiOptions limits, string batchId, out BatchRequest? request)
     {
         request = null;
+        // Text that cannot be stored is refused first, wherever it is: System.Text.Json throws on an escaped lone
+        // surrogate when a name or string holding one is compared or read, so nothing below meets one.
+        var unstorable = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        if (!JsonText.Check(root, "", unstorable))
+        {
+            return ApiProblems.Invalid(unstorable, "Nothing was executed; see 'errors'.");
+        }
+
         if (root.ValueKind != JsonValueKind.Object)
         {
             return Invalid("$", $"The body must be a JSON object with an 'operations' array, not {Kind(root)}.");
@@ -271,9 +279,9 @@ internal static class BatchEnvelope
     {
         foreach (var property in element.EnumerateObject())
         {
-            if (!known.Any(property.NameEquals))
+            if (!known.Contains(property.Name, StringComparer.Ordinal))
             {
-                errors[at + JsonText.Name(property).Printable] = [$"Is not a field of {what}; the fields are {string.Join(", ", known)}."];
+                errors[at + property.Name] = [$"Is not a field of {what}; the fields are {string.Join(", ", known)}."];
             }
         }
     }

@@ -15,9 +15,21 @@ internal static class BatchEnvelope
 {
     private const int MaxListedErrors = 50;
 
+    private static readonly string[] BatchFields = ["operations", "concurrency", "mode"];
+
+    private static readonly string[] OperationFields = ["id", "method", "path", "headers", "idempotencyKey", "body"];
+
     public static ProblemDetails? TryRead(JsonElement root, BatchApiOptions limits, string batchId, out BatchRequest? request)
     {
         request = null;
+        // Text that cannot be stored is refused first, wherever it is: System.Text.Json throws on an escaped lone
+        // surrogate when a name or string holding one is compared or read, so nothing below meets one.
+        var unstorable = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        if (!JsonText.Check(root, "", unstorable))
+        {
+            return ApiProblems.Invalid(unstorable, "Nothing was executed; see 'errors'.");
+        }
+
         if (root.ValueKind != JsonValueKind.Object)
         {
             return Invalid("$", $"The body must be a JSON object with an 'operations' array, not {Kind(root)}.");
@@ -45,6 +57,7 @@ internal static class BatchEnvelope
         }
 
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        RefuseUnknown(root, "", BatchFields, "a batch", errors);
         int? concurrency = null;
         if (root.TryGetProperty("concurrency", out var c) && c.ValueKind != JsonValueKind.Null)
         {
@@ -120,6 +133,7 @@ internal static class BatchEnvelope
             return null;
         }
 
+        RefuseUnknown(element, $"{at}.", OperationFields, "an operation", errors);
         var id = RequiredString(element, "id", at, limits.MaxOperationIdLength, errors);
         if (id is not null)
         {
@@ -143,7 +157,8 @@ internal static class BatchEnvelope
         var headers = ReadHeaders(element, at, errors);
         var idempotencyKey = OptionalString(element, "idempotencyKey", at, limits.MaxIdempotencyKeyLength, errors, out var keyValid);
         string? body = element.TryGetProperty("body", out var b) && b.ValueKind != JsonValueKind.Null ? b.GetRawText() : null;
-        return id is null || method is null || path is null || headers is null || !keyValid
+        var bodyValid = body is null || JsonText.Check(b, $"{at}.body", errors);
+        return id is null || method is null || path is null || headers is null || !keyValid || !bodyValid
             ? null
             : new OperationRequest(id, method.ToUpperInvariant(), path, body, headers.Count == 0 ? null : headers, batchId, idempotencyKey);
     }
@@ -164,13 +179,22 @@ internal static class BatchEnvelope
 
         foreach (var header in h.EnumerateObject())
         {
+            var (name, nameProblem) = JsonText.Name(header);
+            var key = $"{at}.headers.{name}";
             if (header.Value.ValueKind != JsonValueKind.String)
             {
-                errors[$"{at}.headers.{header.Name}"] = ["Must be a string."];
+                errors[key] = ["Must be a string."];
                 return null;
             }
 
-            headers[header.Name] = header.Value.GetString()!;
+            var (value, problem) = JsonText.Read(header.Value);
+            if ((nameProblem is null ? problem : $"Its name: {nameProblem}") is { } refused)
+            {
+                errors[key] = [refused];
+                return null;
+            }
+
+            headers[header.Name] = value!;
         }
 
         return headers;
@@ -185,7 +209,19 @@ internal static class BatchEnvelope
             return null;
         }
 
-        if (value.ValueKind != JsonValueKind.String || value.GetString() is not { Length: > 0 } text)
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            errors[key] = ["Must be a non-empty string."];
+            return null;
+        }
+
+        if (JsonText.Read(value) is { Problem: { } problem })
+        {
+            errors[key] = [problem];
+            return null;
+        }
+
+        if (value.GetString() is not { Length: > 0 } text)
         {
             errors[key] = ["Must be a non-empty string."];
             return null;
@@ -210,7 +246,19 @@ internal static class BatchEnvelope
         }
 
         valid = false;
-        if (value.ValueKind != JsonValueKind.String || value.GetString() is not { Length: > 0 } text)
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            errors[$"{at}.{name}"] = ["Must be a non-empty string."];
+            return null;
+        }
+
+        if (JsonText.Read(value) is { Problem: { } problem })
+        {
+            errors[$"{at}.{name}"] = [problem];
+            return null;
+        }
+
+        if (value.GetString() is not { Length: > 0 } text)
         {
             errors[$"{at}.{name}"] = ["Must be a non-empty string."];
             return null;
@@ -224,6 +272,18 @@ internal static class BatchEnvelope
 
         valid = true;
         return text;
+    }
+
+    /// <summary>An error for each property of <paramref name="element"/> that is not one of <paramref name="known"/> (names are case-sensitive).</summary>
+    private static void RefuseUnknown(JsonElement element, string at, string[] known, string what, Dictionary<string, string[]> errors)
+    {
+        foreach (var property in element.EnumerateObject())
+        {
+            if (!known.Contains(property.Name, StringComparer.Ordinal))
+            {
+                errors[at + property.Name] = [$"Is not a field of {what}; the fields are {string.Join(", ", known)}."];
+            }
+        }
     }
 
     private static HttpValidationProblemDetails Invalid(string field, string message) =>

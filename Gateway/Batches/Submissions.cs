@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Mvc;
 using Orleans.Batch.Gateway.Hosting;
 using Orleans.Batch.Gateway.Http;
 using Orleans.Batch.Grains.Interfaces.Batches;
+using Orleans.Batch.Grains.Interfaces.Text;
 
 namespace Orleans.Batch.Gateway.Batches;
 
@@ -22,6 +23,8 @@ internal static class Submissions
         var key = values.ToString();
         return key.Length == 0 || key.Length > limits.MaxIdempotencyKeyLength || values.Count > 1
             ? (null, ApiProblems.InvalidIdempotencyKey(limits.MaxIdempotencyKeyLength))
+            : StorableText.Problem(key) is { } problem
+            ? (null, ApiProblems.InvalidIdempotencyKey(limits.MaxIdempotencyKeyLength, problem))
             : (key, null);
     }
 

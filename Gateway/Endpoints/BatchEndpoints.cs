@@ -8,6 +8,7 @@ using Orleans.Batch.Gateway.Hosting;
 using Orleans.Batch.Gateway.Http;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Text;
 
 namespace Orleans.Batch.Gateway.Endpoints;
 
@@ -45,6 +46,13 @@ public static class BatchEndpoints
 
         using var body = new MemoryStream();
         await request.Body.CopyToAsync(body, cancellationToken);
+        // JsonDocument reads strings' bytes only when asked for them: bytes that are not UTF-8 are refused here, whole.
+        if (StorableText.InvalidUtf8At(body.GetBuffer().AsSpan(0, (int)body.Length)) is var bad and >= 0)
+        {
+            return TypedResults.Problem(ApiProblems.MalformedJson(
+                $"The body is not valid UTF-8 (byte {bad + 1} starts an invalid sequence). Nothing was executed."));
+        }
+
         JsonDocument document;
         try
         {

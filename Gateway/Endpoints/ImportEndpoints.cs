@@ -124,7 +124,7 @@ public static partial class ImportEndpoints
 
             var status = e is UploadStoppedException
                 ? StatusCodes.Status409Conflict
-                : ProblemExceptionHandler.ProblemFor(e, limits.MaxImportBytes)?.Status ?? StatusCodes.Status500InternalServerError;
+                : ProblemExceptionHandler.ProblemFor(e, limits.MaxImportBytes).Status ?? StatusCodes.Status500InternalServerError;
             LogUploadFailed(loggers, batchId, upload.Stored.Value, scan.Rows, e);
             return TypedResults.Problem(ApiProblems.UploadIncomplete(status, batchId, upload.Stored.Value, scan.Rows, keyed));
         }
@@ -156,15 +156,23 @@ public static partial class ImportEndpoints
     private static async Task<(int Rows, byte[]? Fingerprint, Microsoft.AspNetCore.Mvc.ProblemDetails? Problem)> ScanAsync(
         HttpRequest request, BatchApiOptions limits, CancellationToken cancellationToken)
     {
-        var body = await OpenCsvAsync(request, cancellationToken);
-        if (body.Problem is not null)
+        try
         {
-            return (0, null, body.Problem);
-        }
+            var body = await OpenCsvAsync(request, cancellationToken);
+            if (body.Problem is not null)
+            {
+                return (0, null, body.Problem);
+            }
 
-        await using var hashed = new HashingReadStream(body.Csv!);
-        var (rows, problem) = await CheckAsync(PipeReader.Create(hashed, new StreamPipeReaderOptions(leaveOpen: true)), limits, cancellationToken);
-        return (rows, problem is null ? hashed.Hash() : null, problem);
+            await using var hashed = new HashingReadStream(body.Csv!);
+            var (rows, problem) = await CheckAsync(PipeReader.Create(hashed, new StreamPipeReaderOptions(leaveOpen: true)), limits, cancellationToken);
+            return (rows, problem is null ? hashed.Hash() : null, problem);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException && e is not BadHttpRequestException && !cancellationToken.IsCancellationRequested)
+        {
+            // The multipart reader's own errors: a part cut short, a boundary never closed, a header line too long.
+            return (0, null, ApiProblems.MalformedMultipart($"The multipart body could not be read: {e.Message}"));
+        }
     }
 
     private static async Task<(int Rows, Microsoft.AspNetCore.Mvc.ProblemDetails? Problem)> CheckAsync(

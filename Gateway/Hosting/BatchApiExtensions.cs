@@ -23,7 +23,11 @@ public static class BatchApiExtensions
 
     private sealed class KestrelLimits(IOptions<BatchApiOptions> options) : IConfigureOptions<KestrelServerOptions>
     {
-        public void Configure(KestrelServerOptions kestrel) => kestrel.Limits.MaxRequestBodySize = options.Value.MaxRequestBytes;
+        public void Configure(KestrelServerOptions kestrel)
+        {
+            kestrel.Limits.MaxRequestBodySize = options.Value.MaxRequestBytes;
+            RequestLimits.Configure(kestrel.Limits);
+        }
     }
 
     private sealed class Validator : IValidateOptions<BatchApiOptions>

@@ -1,4 +1,6 @@
 using Orleans.Batch.Gateway.Endpoints;
+using Orleans.Batch.Gateway.Http;
+using Orleans.Batch.Grains.Interfaces.Text;
 using Orleans.Dashboard;
 
 namespace Orleans.Batch.Gateway.Hosting;
@@ -26,8 +28,11 @@ public static class GatewayApp
     public static WebApplication Build(WebApplicationBuilder builder)
     {
         var app = builder.Build();
+        app.Use(RequestLimits.InvokeAsync);
         app.UseExceptionHandler();
-        app.UseStatusCodePages();
+        // A status set with no body (an unrouted path, a wrong method) is answered as problem details too.
+        app.UseStatusCodePages(context => ProblemResponses.WriteAsync(context.HttpContext, ApiProblems.ForStatus(
+            context.HttpContext.Response.StatusCode, context.HttpContext.Request.Method, StorableText.Printable(context.HttpContext.Request.Path.Value ?? "/"))));
         app.MapHealthEndpoints();
         app.MapBatchEndpoints();
         app.MapImportEndpoints();

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
 
 namespace Orleans.Batch.Gateway.Http;
 
@@ -19,8 +20,14 @@ internal static class ApiProblems
     public static ProblemDetails UnsupportedMediaType(string? contentType, string expected) => Create(415, "unsupported-media-type", "Unsupported media type",
         $"The body must be {expected}; got '{contentType}'.");
 
-    public static ProblemDetails InvalidIdempotencyKey(int maxLength) => Create(400, "invalid-idempotency-key", "Invalid Idempotency-Key",
-        $"The Idempotency-Key header must be one value of 1 to {maxLength} characters.", new() { ["limit"] = maxLength });
+    public static ProblemDetails InvalidIdempotencyKey(int maxLength, string? textProblem = null) => Create(400, "invalid-idempotency-key", "Invalid Idempotency-Key",
+        textProblem is null
+            ? $"The Idempotency-Key header must be one value of 1 to {maxLength} characters."
+            : $"The Idempotency-Key header: {textProblem} Nothing was claimed.",
+        new() { ["limit"] = maxLength, ["field"] = Batches.Submissions.Header });
+
+    public static ProblemDetails MalformedMultipart(string detail) => Create(400, "malformed-multipart", "The multipart body is malformed",
+        detail + " Nothing was imported.");
 
     public static ProblemDetails SubmissionKeyReused() => Create(422, "idempotency-key-reused", "Idempotency key reused",
         "This Idempotency-Key was already used for a different request; use a new key for a new batch.");
@@ -60,16 +67,41 @@ internal static class ApiProblems
             new() { ["batchId"] = batchId, ["stored"] = stored, ["total"] = total, ["statusUrl"] = $"/batch/{batchId}/status" });
     }
 
-    public static HttpValidationProblemDetails Invalid(IDictionary<string, string[]> errors, string detail) => new(errors)
+    public static HttpValidationProblemDetails Invalid(IDictionary<string, string[]> errors, string detail, string title = "The batch request is invalid.") => new(errors)
     {
         Type = TypePrefix + "validation",
-        Title = "The batch request is invalid.",
+        Title = title,
         Status = StatusCodes.Status400BadRequest,
         Detail = detail,
     };
 
     public static ProblemDetails BatchNotFound(string batchId) => Create(404, "batch-not-found", "Batch not found",
         $"No batch has the id '{batchId}'.", new() { ["batchId"] = batchId });
+
+    /// <summary>A request the web server refused (a malformed request line or header, a body cut short, a missing length).</summary>
+    public static ProblemDetails BadRequest(int status, string detail) => Create(status, "bad-request", ReasonPhrases.GetReasonPhrase(status), detail);
+
+    /// <summary>A failure of the service's own: the body names no exception, only the silo's log reference when there is one.</summary>
+    public static ProblemDetails ServerError(string? reference) => Create(500, "server-error", "Internal Server Error",
+        "The service failed to handle the request; nothing says it was applied. Retry it, with the same Idempotency-Key if it had one.",
+        reference is null ? null : new() { ["reference"] = reference });
+
+    /// <summary>The problem for a status the web server or routing set with no body (an unrouted path, a wrong method).</summary>
+    public static ProblemDetails ForStatus(int status, string method, string path) => status switch
+    {
+        404 => Create(404, "not-found", "Not Found", $"Nothing is at '{path}'; see the README for the routes."),
+        405 => Create(405, "method-not-allowed", "Method Not Allowed", $"'{path}' does not take {method}; the Allow header lists what it takes."),
+        _ => Create(status, "http-" + status, ReasonPhrases.GetReasonPhrase(status) is { Length: > 0 } phrase ? phrase : "Error",
+            $"The request was answered {status}."),
+    };
+
+    public static ProblemDetails TargetTooLong(int limit, int received) => Create(414, "uri-too-long", "URI Too Long",
+        $"The path and query are {received} characters; at most {limit} are accepted. Send long input in a body.",
+        new() { ["limit"] = limit, ["received"] = received });
+
+    public static ProblemDetails HeadersTooLarge(int maxCount, int maxBytes) => Create(431, "headers-too-large", "Request Header Fields Too Large",
+        $"The request has more than {maxCount} header fields or more than {maxBytes} bytes of them.",
+        new() { ["limit"] = maxBytes, ["maxCount"] = maxCount });
 
     public static ProblemDetails ClusterUnavailable() => Create(503, "cluster-unavailable", "Service Unavailable",
         "No silo of the cluster could be reached; retry later.");

@@ -5,23 +5,21 @@ using Orleans.Batch.Gateway.Hosting;
 using Orleans.Batch.Grains.Interfaces.Errors;
 using Orleans.Runtime;
 using Orleans.Runtime.Messaging;
+using Orleans.Serialization;
 
 namespace Orleans.Batch.Gateway.Http;
 
 /// <summary>
-/// Turns what escapes a handler into problem details: an over-long body is a 413 naming the limit, a cluster that
-/// cannot be reached, or a database the silos cannot reach, a 503; anything else the default 500.
+/// Turns whatever escapes a handler into problem details: an over-long body is a 413 naming the limit, another bad
+/// request its 4xx; a cluster that cannot be reached (or answers with what this client cannot read), or a database the
+/// silos cannot reach, a 503; anything else a 500 that says nothing of the exception, which is logged.
 /// </summary>
 internal sealed partial class ProblemExceptionHandler(
-    IProblemDetailsService problems, IOptions<BatchApiOptions> options, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+    IOptions<BatchApiOptions> options, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellationToken)
     {
         var problem = ProblemFor(exception, options.Value.MaxRequestBytes);
-        if (problem is null)
-        {
-            return false;
-        }
 
         if (problem.Status == StatusCodes.Status503ServiceUnavailable)
         {
@@ -29,22 +27,37 @@ internal sealed partial class ProblemExceptionHandler(
             // Both are passing: the client may send the request again (with its Idempotency-Key, if it had one).
             http.Response.Headers.RetryAfter = options.Value.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
+        else if (problem.Status >= StatusCodes.Status500InternalServerError)
+        {
+            LogServerError(http.Request.Method, http.Request.Path, exception);
+        }
 
-        http.Response.StatusCode = problem.Status!.Value;
-        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem, Exception = exception });
+        await ProblemResponses.WriteAsync(http, problem);
+        return true;
     }
 
-    /// <summary>The problem an exception escaping a handler is answered with; null for the default 500.</summary>
-    internal static ProblemDetails? ProblemFor(Exception exception, long bodyLimit) => exception switch
+    /// <summary>The problem an exception escaping a handler is answered with.</summary>
+    internal static ProblemDetails ProblemFor(Exception exception, long bodyLimit) => exception switch
     {
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => ApiProblems.BodyTooLarge(bodyLimit),
-        BadHttpRequestException bad => new ProblemDetails { Status = bad.StatusCode, Title = "Bad Request", Detail = bad.Message },
-        SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException or GatewayTooBusyException
-            or TimeoutException => ApiProblems.ClusterUnavailable(),
+        BadHttpRequestException bad => ApiProblems.BadRequest(bad.StatusCode, bad.Message),
         DatabaseUnavailableException => ApiProblems.DatabaseUnavailable(),
         _ when DatabaseFailures.LostConnection(exception) => ApiProblems.DatabaseUnavailable(),
-        _ => null,
+        ServerFailureException failure => ApiProblems.ServerError(failure.Reference),
+        _ when ClusterUnreachable(exception) => ApiProblems.ClusterUnavailable(),
+        _ => ApiProblems.ServerError(null),
     };
+
+    /// <summary>
+    /// Failures of the Orleans client itself: no silo answered (or none is known), the call timed out, or a silo's answer
+    /// could not be read (a type with no codec here, e.g. of a provider the gateway does not load).
+    /// </summary>
+    private static bool ClusterUnreachable(Exception exception) =>
+        exception is OrleansException or TimeoutException or SerializerException
+        || (exception is InvalidOperationException && exception.Source?.StartsWith("Orleans", StringComparison.Ordinal) == true);
+
+    [LoggerMessage(EventId = 3100, Level = LogLevel.Error, Message = "{Method} {Path} failed; answered 500 without the exception's details")]
+    private partial void LogServerError(string method, string path, Exception exception);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "{Method} {Path}: the cluster or its database could not be reached")]
     private partial void LogClusterUnavailable(string method, string path, Exception exception);

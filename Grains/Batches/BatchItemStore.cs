@@ -6,6 +6,7 @@ using Npgsql;
 using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Text;
 
 namespace Orleans.Batch.Grains.Batches;
 
@@ -83,6 +84,11 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
     public async Task AppendAsync(
         string batchId, int firstSeq, IReadOnlyList<BatchItem> items, IReadOnlyList<bool>? staged, string[]? sourceFields, CancellationToken cancellationToken)
     {
+        if (UnstorableText(firstSeq, items) is { } unstorable)
+        {
+            throw new ArgumentException(unstorable, nameof(items));
+        }
+
         var preset = Enumerable.Range(0, items.Count).Where(i => items[i].Rejected is not null)
             .Select(i => new FinishedAnswer(firstSeq + i, ItemOutcome.Failed, items[i].Rejected!.Status, items[i].Rejected!.Body, items[i].Rejected!.Location))
             .ToList();
@@ -98,6 +104,48 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
 
         using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await StoreAsync(connection, batchId, firstSeq, pages, preset, cancellationToken);
+        }
+        catch (Exception e) when (PreparedStatements.MayBeBroken(e))
+        {
+            PreparedStatements.Forget(connection);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Why an item's text cannot be stored (a NUL, a lone surrogate: PostgreSQL would refuse the statement), naming the
+    /// item and its field, or null. The gateway refuses such requests first; this keeps any other caller's from the database.
+    /// </summary>
+    internal static string? UnstorableText(int firstSeq, IReadOnlyList<BatchItem> items)
+    {
+        for (var i = 0; i < items.Count; i++)
+        {
+            var operation = items[i].Operation;
+            var fields = new (string Name, string? Text)[]
+            {
+                ("id", operation.Id), ("method", operation.Method), ("path", operation.Path), ("body", operation.Body),
+                ("idempotencyKey", operation.IdempotencyKey),
+            }
+            .Concat((operation.Headers ?? new Dictionary<string, string>()).SelectMany(h => new (string, string?)[] { ("headers", h.Key), ("headers", h.Value) }))
+            .Concat((items[i].Source ?? []).Select(s => ("source", (string?)s)));
+            foreach (var (name, text) in fields)
+            {
+                if (StorableText.Problem(text) is { } problem)
+                {
+                    return $"Item {firstSeq + i}, {name}: {problem}";
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private async Task StoreAsync(
+        NpgsqlConnection connection, string batchId, int firstSeq, DynamicParameters? pages, List<FinishedAnswer> preset, CancellationToken cancellationToken)
+    {
         // An upload's slice almost always goes where nothing is stored, with no answer to store: one statement then.
         if (pages is not null && preset.Count == 0
             && await connection.ExecuteScalarAsync<int>(new CommandDefinition(InsertPagesIfNoneSql, pages, cancellationToken: cancellationToken)) > 0)

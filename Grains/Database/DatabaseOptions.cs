@@ -56,7 +56,8 @@ public sealed class DatabaseOptions : ISelfValidating
     /// The connection string with the defaults this class documents applied, and, unless it says otherwise, <c>No Reset
     /// On Close</c>: the service leaves no session state on a connection (its locks are transaction-scoped), and the
     /// reset Npgsql sends otherwise, seven statements each time a connection is taken from the pool, cost PostgreSQL
-    /// more statements than a chunk's own.
+    /// more statements than a chunk's own. The reset keeps prepared statements, so it would not mend the one state a
+    /// failed statement was seen to leave behind; <see cref="PreparedStatements"/> does.
     /// </summary>
     public string EffectiveConnectionString()
     {

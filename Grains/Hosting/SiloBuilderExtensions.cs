@@ -56,6 +56,7 @@ public static class SiloBuilderExtensions
         // filter, from grain state (also while a grain activates) through DatabaseAwareGrainStorage. Npgsql's own
         // exceptions are never sent: a gateway, which has no Npgsql, could not read the response that held one.
         silo.AddIncomingGrainCallFilter<DatabaseExceptionFilter>();
+        silo.AddIncomingGrainCallFilter<GatewayBoundaryFilter>();
         silo.Services
             .AddBatchDatabase(configuration)
             .AddResources()

@@ -170,6 +170,11 @@ public sealed partial class OperationExecutor
         {
             // The set failed as a whole: every item runs on its own instead. (A lost database fails the chunk: nothing of it ran.)
             await transaction.RollbackAsync(CancellationToken.None);
+            if (PreparedStatements.MayBeBroken(e))
+            {
+                PreparedStatements.Forget(connection);
+            }
+
             return;
         }
 
@@ -191,6 +196,7 @@ public sealed partial class OperationExecutor
             await transaction.SaveAsync(savepoint, cancellationToken);
             ResourceResponse response;
             bool keep;
+            var statementBroken = false;
             try
             {
                 if (operations[i].IdempotencyKey is { } key && routed[i].Mutates)
@@ -207,11 +213,17 @@ public sealed partial class OperationExecutor
             {
                 response = Problems.Internal($"The operation failed in the database ({e.SqlState}).");
                 keep = false;
+                statementBroken = PreparedStatements.MayBeBroken(e);
             }
 
             if (!keep)
             {
                 await transaction.RollbackAsync(savepoint, cancellationToken);
+                if (statementBroken)
+                {
+                    // The next item may run the statement that failed, on this very connection.
+                    PreparedStatements.Forget(connection);
+                }
             }
 
             if (ledger is not null && routed[i].Mutates)

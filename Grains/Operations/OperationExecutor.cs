@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Idempotency;
+using Orleans.Batch.Grains.Interfaces.Text;
 using Orleans.Batch.Grains.Resources;
 
 namespace Orleans.Batch.Grains.Operations;
@@ -45,6 +46,21 @@ public sealed partial class OperationExecutor(
 
         using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            return await RunAsync(connection, routed, method, path, body, idempotencyKey, cancellationToken);
+        }
+        catch (Exception e) when (PreparedStatements.MayBeBroken(e))
+        {
+            PreparedStatements.Forget(connection);
+            throw;
+        }
+    }
+
+    private async Task<ResourceResponse> RunAsync(
+        NpgsqlConnection connection, RoutedOperation routed, string method, string path, string? body, string? idempotencyKey,
+        CancellationToken cancellationToken)
+    {
         if (idempotencyKey is null || !routed.Mutates)
         {
             return await routed.Run!(new DbSession(connection), cancellationToken);
@@ -67,12 +83,13 @@ public sealed partial class OperationExecutor(
 
     /// <summary>An answer known before touching the database: a routing answer or an over-long key.</summary>
     private ResourceResponse? Precheck(RoutedOperation routed, string? idempotencyKey) =>
-        routed.Immediate ?? (idempotencyKey is not null && idempotencyKey.Length > options.Value.MaxKeyLength
-            ? Problems.Validation(new Dictionary<string, string[]>
-            {
-                ["idempotencyKey"] = [$"Must be at most {options.Value.MaxKeyLength} characters; got {idempotencyKey.Length}."],
-            })
+        routed.Immediate ?? (idempotencyKey is null ? null
+            : idempotencyKey.Length > options.Value.MaxKeyLength ? KeyProblem($"Must be at most {options.Value.MaxKeyLength} characters; got {idempotencyKey.Length}.")
+            : StorableText.Problem(idempotencyKey) is { } problem ? KeyProblem(problem)
             : null);
+
+    private static ResourceResponse KeyProblem(string message) =>
+        Problems.Validation(new Dictionary<string, string[]> { ["idempotencyKey"] = [message] });
 
     /// <summary>
     /// Runs one keyed write inside the caller's transaction. <c>Keep</c> says whether its effect and record are

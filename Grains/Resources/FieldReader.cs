@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using Orleans.Batch.Grains.Interfaces.Text;
 
 namespace Orleans.Batch.Grains.Resources;
 
@@ -19,6 +20,9 @@ public sealed class FieldReader
     private readonly List<Field> _fields = [];
     private readonly bool _partial;
     private Dictionary<string, List<string>>? _errors;
+
+    /// <summary>Bit i: the i-th field was asked for by name. A resource has a handful of fields, so a body past 64 has unknown ones.</summary>
+    private ulong _asked;
 
     public FieldReader(JsonElement body, bool partial)
     {
@@ -141,13 +145,13 @@ public sealed class FieldReader
         catch (InvalidOperationException)
         {
             // A JSON escape of an unpaired surrogate such as "\ud800": valid JSON, but not text.
-            AddError(name, "Must be valid Unicode text; it contains an unpaired surrogate.");
+            AddError(name, StorableText.SurrogateMessage);
             return null;
         }
 
-        if (text.Contains('\0', StringComparison.Ordinal))
+        if (StorableText.Problem(text) is { } problem)
         {
-            AddError(name, "Must not contain the NUL character (\\u0000).");
+            AddError(name, problem);
             return null;
         }
 
@@ -244,9 +248,34 @@ public sealed class FieldReader
         return true;
     }
 
+    /// <summary>
+    /// Adds an error for each field of the body that no read asked for: an unknown field (a typo such as "nmae") is an
+    /// error, never silently dropped. Called once every field of the resource was read.
+    /// </summary>
+    public void RefuseUnknown(string fieldList)
+    {
+        for (var i = 0; i < _fields.Count; i++)
+        {
+            if (i >= 64 || (_asked & (1UL << i)) == 0)
+            {
+                var name = _fields[i].Name ?? _fields[i].Property.Name;
+                AddError(StorableText.IsStorable(name) ? name : "(a field whose name is not valid text)",
+                    $"Is not a field that can be set; the fields are {fieldList}.");
+            }
+        }
+    }
+
     /// <summary>The field named <paramref name="name"/> in any case; of repeated names, the last, as a dictionary would keep it.</summary>
     private bool TryFind(string name, out Field value)
     {
+        for (var i = Math.Min(_fields.Count, 64) - 1; i >= 0; i--)
+        {
+            if (NameIs(_fields[i], name))
+            {
+                _asked |= 1UL << i;
+            }
+        }
+
         for (var i = _fields.Count - 1; i >= 0; i--)
         {
             if (NameIs(_fields[i], name))

@@ -18,7 +18,7 @@ public abstract partial class ResourceHandler<TEntity, TFields>
         for (var i = 0; i < updates.Count; i++)
         {
             var reader = new FieldReader(updates[i].Body, updates[i].Partial);
-            var fields = ReadFields(reader, creating: false);
+            var fields = Read(reader, creating: false);
             if (reader.IsValid)
             {
                 valid.Add((i, updates[i].Id, fields));

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using Dapper;
 using Npgsql;
 using Orleans.Batch.Grains.Database;
+using Orleans.Batch.Grains.Interfaces.Text;
 
 namespace Orleans.Batch.Grains.Resources;
 
@@ -50,6 +51,17 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
 
     protected abstract TFields ReadFields(FieldReader fields, bool creating);
 
+    /// <summary>The names of the fields a body of this resource may hold, for the error an unknown one gets.</summary>
+    protected abstract string FieldList { get; }
+
+    /// <summary>Reads the body's fields (<see cref="ReadFields"/>) and refuses any other field it holds.</summary>
+    protected TFields Read(FieldReader fields, bool creating)
+    {
+        var read = ReadFields(fields, creating);
+        fields.RefuseUnknown(FieldList);
+        return read;
+    }
+
     /// <summary>The row a staged create of <paramref name="fields"/> made, as returned to clients; only with <see cref="Staged"/>.</summary>
     protected virtual TEntity Created(TFields fields, long id, DateTime createdAt) =>
         throw new NotSupportedException($"The {Noun} collection has no staged create.");
@@ -65,19 +77,19 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
             return null;
         }
 
-        var read = ReadFields(fields, creating: true);
+        var read = Read(fields, creating: true);
         return fields.IsValid && fields.Verbatim ? StagedColumns(read) : null;
     }
 
     public ResourceResponse RenderCreated(FieldReader fields, long id, DateTime createdAt) =>
-        new(201, ResourceJson.Serialize(Created(ReadFields(fields, creating: true), id, createdAt)), $"/{Collection}/{id}");
+        new(201, ResourceJson.Serialize(Created(Read(fields, creating: true), id, createdAt)), $"/{Collection}/{id}");
 
     protected abstract long IdOf(TEntity entity);
 
     public async Task<ResourceResponse> CreateAsync(DbSession session, JsonElement body, CancellationToken cancellationToken)
     {
         var reader = new FieldReader(body, partial: false);
-        var fields = ReadFields(reader, creating: true);
+        var fields = Read(reader, creating: true);
         if (!reader.IsValid)
         {
             return Problems.Validation(reader.Errors);
@@ -108,7 +120,7 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
         for (var i = 0; i < bodies.Count; i++)
         {
             var reader = new FieldReader(bodies[i], partial: false);
-            var fields = ReadFields(reader, creating: true);
+            var fields = Read(reader, creating: true);
             if (reader.IsValid)
             {
                 valid.Add((i, fields));
@@ -215,7 +227,7 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
     public async Task<ResourceResponse> UpdateAsync(DbSession session, long id, JsonElement body, bool partial, CancellationToken cancellationToken)
     {
         var reader = new FieldReader(body, partial);
-        var fields = ReadFields(reader, creating: false);
+        var fields = Read(reader, creating: false);
         if (!reader.IsValid)
         {
             return Problems.Validation(reader.Errors);
@@ -383,8 +395,8 @@ public sealed record BulkInsert(
 public sealed record ListFilter(string Name, string Condition, Func<string, object?> Parse, string Hint)
 {
     public static ListFilter Text(string name, string condition) =>
-        new(name, condition, raw => raw.Length is > 0 and <= 500 && !raw.Contains('\0', StringComparison.Ordinal) ? raw : null,
-            "Must be 1 to 500 characters, without NUL (%00).");
+        new(name, condition, raw => raw.Length is > 0 and <= 500 && StorableText.IsStorable(raw) ? raw : null,
+            "Must be 1 to 500 characters of valid text, without NUL (%00).");
 
     public static ListFilter Id(string name, string condition) =>
         new(name, condition, raw => long.TryParse(raw, out var v) && v > 0 ? v : null, "Must be a positive whole number.");

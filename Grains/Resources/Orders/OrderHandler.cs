@@ -60,6 +60,8 @@ public sealed class OrderHandler
             Statuses = rows.Select(r => ((OrderFields)r.Fields).Status).ToArray(),
         });
 
+    protected override string FieldList => "userId, productId, quantity, status";
+
     protected override OrderFields ReadFields(FieldReader fields, bool creating)
     {
         var userId = fields.Int64("userId", 1);

@@ -61,6 +61,8 @@ public sealed class ProductHandler
         },
         new UniqueKey("sku", column => column, fields => ((ProductFields)fields).Sku, "ux_products_sku"));
 
+    protected override string FieldList => "sku, name, price";
+
     protected override ProductFields ReadFields(FieldReader fields, bool creating) => new(
         fields.String("sku", MaxSkuLength),
         fields.String("name", MaxNameLength),

@@ -61,6 +61,8 @@ public sealed class UserHandler
 
     protected override User Created(UserFields fields, long id, DateTime createdAt) => new(id, fields.Email!, fields.Name!, createdAt);
 
+    protected override string FieldList => "email, name";
+
     protected override UserFields ReadFields(FieldReader fields, bool creating)
     {
         var email = fields.String("email", MaxEmailLength);

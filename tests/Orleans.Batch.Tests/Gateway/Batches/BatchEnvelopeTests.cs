@@ -452,11 +452,20 @@ public sealed class BatchEnvelopeTests
     }
 
     [Fact]
-    public void TryRead_UnknownProperties_AreIgnored()
+    public void TryRead_UnknownProperties_AreErrorsNamingThem()
     {
-        var request = ReadValid("""{"operations":[{"id":"a","method":"GET","path":"/users/1","extra":1}],"note":"x"}""");
+        var problem = ReadInvalid("""{"operations":[{"id":"a","method":"GET","path":"/users/1","bodyy":1,"dependsOn":["b"]}],"note":"x"}""");
 
-        Assert.Single(request.Operations);
+        Assert.Equal(["note", "operations[0].bodyy", "operations[0].dependsOn"], problem.Errors.Keys.Order(StringComparer.Ordinal));
+        Assert.StartsWith("Is not a field of an operation; the fields are id, method, path", problem.Errors["operations[0].bodyy"].Single());
+    }
+
+    [Fact]
+    public void TryRead_FieldNames_AreCaseSensitive()
+    {
+        var problem = ReadInvalid("""{"operations":[{"id":"a","method":"GET","path":"/users/1","Body":{}}],"Mode":"sync"}""");
+
+        Assert.Equal(["Mode", "operations[0].Body"], problem.Errors.Keys.Order(StringComparer.Ordinal));
     }
 
     [Fact]

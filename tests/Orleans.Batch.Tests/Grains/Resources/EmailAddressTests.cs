@@ -67,6 +67,14 @@ public sealed class EmailAddressTests
     [InlineData("a[b]@example.com")]
     [InlineData("a\\b@example.com")]
     [InlineData("name@exämple.com")]
+    [InlineData("\ufeffname@example.com")] // byte-order mark
+    [InlineData("na\u200bme@example.com")] // zero-width space
+    [InlineData("name\u200d@example.com")] // zero-width joiner
+    [InlineData("\u202ename@example.com")] // right-to-left override
+    [InlineData("na\u00a0me@example.com")] // no-break space
+    [InlineData("na\u2028me@example.com")] // line separator
+    [InlineData("na\u0007me@example.com")] // a control character
+    [InlineData("na\ue000me@example.com")] // private use
     [MemberData(nameof(JustTooLong))]
     public void IsValid_InvalidAddress_ReturnsFalse(string email) => Assert.False(EmailAddress.IsValid(email));
 }

@@ -56,6 +56,7 @@ main() {
 
   # Tests trade commit durability for speed; ./run.sh keeps it on.
   BATCH_PG_SYNCHRONOUS_COMMIT=off start_postgres "$STATE" "$PG_PORT"
+  rm -rf "$STATE/redis" # each run starts with an empty membership table, as it does with a fresh database
   start_redis "$STATE" "$REDIS_PORT"
   create_database "$PG_PORT" "$DB" --fresh
   apply_schema "$PG_PORT" "$DB"

@@ -24,7 +24,9 @@ public static class StorableText
             return NulMessage;
         }
 
-        for (var i = 0; i < text.Length; i++)
+        // Nearly all text has no surrogate at all: a vectorized search skips to the first one.
+        var first = text.IndexOfAnyInRange('\ud800', '\udfff');
+        for (var i = Math.Max(first, 0); first >= 0 && i < text.Length; i++)
         {
             if (!char.IsSurrogate(text[i]))
             {

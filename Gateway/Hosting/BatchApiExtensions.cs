@@ -27,6 +27,7 @@ public static class BatchApiExtensions
         {
             kestrel.Limits.MaxRequestBodySize = options.Value.MaxRequestBytes;
             RequestLimits.Configure(kestrel.Limits);
+            kestrel.ConfigureEndpointDefaults(KestrelErrorBodies.Use);
         }
     }
 

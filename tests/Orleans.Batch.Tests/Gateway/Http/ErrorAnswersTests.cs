@@ -105,4 +105,25 @@ public sealed class ErrorAnswersTests(ClusterFixture fixture)
             Assert.Equal("application/problem+json", response.ContentType);
         }
     }
+
+    /// <summary>Requests Kestrel refuses before the app runs: KestrelErrorBodies answers them as problem details too.</summary>
+    [Theory]
+    [InlineData("GET /users/%00 HTTP/1.1\r\nHost: x\r\n\r\n")]
+    [InlineData("GET /batch/%00/status HTTP/1.1\r\nHost: x\r\n\r\n")]
+    [InlineData("GET /health HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n")]
+    [InlineData("GET /health HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n")]
+    [InlineData("POST /batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n{}")]
+    [InlineData("BAD\r\n\r\n")]
+    public async Task RequestKestrelRefusesItself_Returns400Problem(string raw)
+    {
+        var response = await RawHttp.SendAsync(fixture.Http.BaseAddress!, Encoding.ASCII.GetBytes(raw), TimeSpan.FromSeconds(20));
+
+        Assert.NotNull(response);
+        Assert.Equal(400, response.Status);
+        Assert.Equal("application/problem+json", response.ContentType);
+        using var problem = System.Text.Json.JsonDocument.Parse(response.Body);
+        Assert.Equal(400, problem.RootElement.GetProperty("status").GetInt32());
+        Assert.StartsWith(ApiAssert.ProblemTypePrefix, problem.RootElement.GetProperty("type").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await _api.GetAsync("/health")).Status);
+    }
 }

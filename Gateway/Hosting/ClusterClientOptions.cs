@@ -28,8 +28,15 @@ public sealed class ClusterClientOptions
     /// </summary>
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    public const string FailoverRule = "Orleans:FailoverTimeout must be from 0 to 00:02:00 and Orleans:AttemptTimeout from 00:00:01 to 00:01:00.";
+    /// <summary>
+    /// How often the gateway reads which silos it may send to (default 10 s; Orleans' own is 1 min). A gateway that
+    /// started with a partial list, or whose silo died, otherwise keeps sending to what it knew for up to that long.
+    /// </summary>
+    public TimeSpan GatewayListRefreshPeriod { get; set; } = TimeSpan.FromSeconds(10);
+
+    public const string FailoverRule = "Orleans:FailoverTimeout must be from 0 to 00:02:00, Orleans:AttemptTimeout from 00:00:01 to 00:01:00 and Orleans:GatewayListRefreshPeriod from 00:00:01 to 00:10:00.";
 
     internal bool IsValid => FailoverTimeout >= TimeSpan.Zero && FailoverTimeout <= TimeSpan.FromMinutes(2)
-        && AttemptTimeout >= TimeSpan.FromSeconds(1) && AttemptTimeout <= TimeSpan.FromMinutes(1);
+        && AttemptTimeout >= TimeSpan.FromSeconds(1) && AttemptTimeout <= TimeSpan.FromMinutes(1)
+        && GatewayListRefreshPeriod >= TimeSpan.FromSeconds(1) && GatewayListRefreshPeriod <= TimeSpan.FromMinutes(10);
 }

@@ -29,6 +29,8 @@ public static class OrleansClientExtensions
                 o.ClusterId = own.Value.ClusterId;
                 o.ServiceId = own.Value.ServiceId;
             });
+            client.Services.AddOptions<GatewayOptions>().Configure<IOptions<ClusterClientOptions>>((o, own) =>
+                o.GatewayListRefreshPeriod = own.Value.GatewayListRefreshPeriod);
             client.UseConnectionRetryFilter<ClusterConnectRetryFilter>();
             client.AddDashboard();
         });

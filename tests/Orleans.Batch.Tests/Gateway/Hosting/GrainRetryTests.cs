@@ -162,6 +162,14 @@ public sealed class GrainRetryTests
         Assert.Equal(valid, options.IsValid);
     }
 
+    [Theory]
+    [InlineData(1, true)]
+    [InlineData(600, true)]
+    [InlineData(0, false)]
+    [InlineData(601, false)]
+    public void GatewayListRefreshPeriod_WithinItsBounds_IsValid(int seconds, bool valid) =>
+        Assert.Equal(valid, new ClusterClientOptions { GatewayListRefreshPeriod = TimeSpan.FromSeconds(seconds) }.IsValid);
+
     private static GrainRetry Retry(TimeSpan failover) => new(
         Options.Create(new ClusterClientOptions { FailoverTimeout = failover, AttemptTimeout = TimeSpan.FromSeconds(1) }), NullLogger<GrainRetry>.Instance);
 }

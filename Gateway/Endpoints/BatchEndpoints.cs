@@ -86,7 +86,8 @@ public static class BatchEndpoints
         // Under a key claimed earlier, the batch already exists and this request runs nothing, or completes what a failed
         // first request began; items are read back from the store with their batch's own id, so the provisional id they
         // carry here does not matter. Starting a batch under its id twice starts it once, so the call is re-sent while a silo dies.
-        var progress = await retry.RunAsync(attempt => grain.StartAsync(submitted, attempt), ClusterFailures.SiloDied, cancellationToken);
+        // No per-attempt limit: a start stores every operation first, which for a large batch takes longer than a quick call.
+        var progress = await retry.RunAsync(() => grain.StartAsync(submitted, cancellationToken), ClusterFailures.SiloDied, cancellationToken);
         if (submitted.Mode == BatchMode.Async || (submitted.Mode == BatchMode.Auto && submitted.Operations.Count > limits.SyncThreshold))
         {
             return Accepted(progress);

@@ -92,7 +92,7 @@ public static partial class ImportEndpoints
                 case ResendAction.Accepted:
                     return BatchEndpoints.Accepted(resumed.Progress!);
                 case ResendAction.StillUploading:
-                    request.HttpContext.Response.Headers.RetryAfter = ImportResend.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+                    request.HttpContext.Response.Headers.RetryAfter = limits.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
                     return TypedResults.Problem(ApiProblems.UploadInProgress(batchId, resumed.Conflict!));
                 case ResendAction.Resume:
                     from = resumed.Progress!.Stored;

@@ -56,7 +56,7 @@ internal static class JsonText
     /// A string's text, or why it cannot be stored. System.Text.Json refuses to decode an escaped lone surrogate
     /// (<c>"\ud800"</c>) and throws, so that is caught here and named like any other text that cannot be stored.
     /// </summary>
-    public static (string? Text, string? Problem) Read(JsonElement value)
+    private static (string? Text, string? Problem) Read(JsonElement value)
     {
         try
         {
@@ -70,7 +70,7 @@ internal static class JsonText
     }
 
     /// <summary>A property's name fit to be named in an answer (see <see cref="StorableText.Printable"/>), and why it cannot be stored, if so.</summary>
-    public static (string Printable, string? Problem) Name(JsonProperty property)
+    private static (string Printable, string? Problem) Name(JsonProperty property)
     {
         try
         {

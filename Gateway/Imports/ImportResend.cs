@@ -5,9 +5,6 @@ namespace Orleans.Batch.Gateway.Imports;
 /// <summary>What an import sent again under its <c>Idempotency-Key</c> does, from what its batch answered to being resumed.</summary>
 public static class ImportResend
 {
-    /// <summary>Seconds a client is told to wait before sending again while the first upload may still run.</summary>
-    public const int RetryAfterSeconds = 5;
-
     /// <param name="resumed">What the batch answered to being resumed.</param>
     /// <param name="rows">The file's data rows.</param>
     public static ResendAction Decide(BatchCommandResult resumed, int rows) => resumed switch

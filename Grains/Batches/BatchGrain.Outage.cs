@@ -46,19 +46,32 @@ public sealed partial class BatchGrain
     /// <summary>
     /// Runs <paramref name="action"/> until it is done: each time it fails for want of the database, waits until the
     /// database is back and runs it again, unless <paramref name="run"/> was abandoned or the activation deactivated
-    /// meanwhile (then it throws).
+    /// meanwhile (then it throws). A failure while the database answers a probe (a statement timeout, a connection left
+    /// broken by the outage) is run again at most <see cref="MaxFailuresWhileAnswering"/> times, then thrown: no endless loop.
     /// </summary>
     private async Task<T> UntilDoneAsync<T>(Func<Task<T>> action, RunContext? run)
     {
+        var failuresWhileAnswering = 0;
         while (true)
         {
+            Exception failure;
             try
             {
                 return await action();
             }
             catch (Exception e) when (DatabaseAvailability.IsUnavailable(e) && StillWanted(run))
             {
-                await WaitForDatabaseAsync(e);
+                failure = e;
+            }
+
+            if (!await availability.ProbeAsync())
+            {
+                failuresWhileAnswering = 0;
+                await WaitForDatabaseAsync(failure);
+            }
+            else if (++failuresWhileAnswering >= MaxFailuresWhileAnswering)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
             }
 
             if (!StillWanted(run))
@@ -67,6 +80,8 @@ public sealed partial class BatchGrain
             }
         }
     }
+
+    private const int MaxFailuresWhileAnswering = 3;
 
     private bool StillWanted(RunContext? run) => run is not { Abandoned: true } && !_deactivated;
 
@@ -79,12 +94,13 @@ public sealed partial class BatchGrain
         run);
 
     /// <summary>
-    /// Whether <paramref name="failure"/> came from the database being away, as the exception says or a probe finds; if so,
-    /// waits until it is back.
+    /// Whether <paramref name="failure"/> came from the database being away, as a probe confirms; if so, waits until it is
+    /// back. A failure while the database answers (a statement timeout, say) is the caller's own and counts as an attempt,
+    /// so a chunk that always fails ends instead of being sent forever.
     /// </summary>
     private async Task<bool> WaitedOutOutageAsync(Exception failure)
     {
-        if (!DatabaseAvailability.IsUnavailable(failure) && await availability.ProbeAsync())
+        if (await availability.ProbeAsync())
         {
             return false;
         }

@@ -193,7 +193,7 @@ public sealed partial class BatchGrain
         StartRun();
         try
         {
-            await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeCheckPeriod, options.Value.ResumeCheckPeriod);
+            await RegisterResumeReminderAsync();
         }
         catch (Exception e)
         {

@@ -75,14 +75,19 @@ public sealed partial class BatchGrain(
     {
         if (Incomplete)
         {
-            // Slices appended after sealing are not checkpointed one by one: the stored pages say how far they reach.
-            var extent = await store.ReadExtentAsync(BatchId, cancellationToken);
-            Batch.Appended = Math.Clamp(extent.Appended, Batch.Appended, Batch.Total);
-            Batch.HasSource |= extent.HasSource;
+            await ReadAppendedExtentAsync(cancellationToken);
         }
 
         await ReconcileAsync(cancellationToken);
         _reconciled = true;
+    }
+
+    /// <summary>Slices appended after sealing are not checkpointed one by one: the stored pages say how far they reach.</summary>
+    private async Task ReadAppendedExtentAsync(CancellationToken cancellationToken)
+    {
+        var extent = await store.ReadExtentAsync(BatchId, cancellationToken);
+        Batch.Appended = Math.Clamp(extent.Appended, Batch.Appended, Batch.Total);
+        Batch.HasSource |= extent.HasSource;
     }
 
     public async Task<BatchProgress> StartAsync(BatchRequest request, CancellationToken cancellationToken = default)
@@ -201,7 +206,7 @@ public sealed partial class BatchGrain(
         Batch.UpdatedAt = DateTimeOffset.UtcNow;
         try
         {
-            await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeCheckPeriod, options.Value.ResumeCheckPeriod);
+            await RegisterResumeReminderAsync();
             await StoreStateAsync(cancellationToken);
         }
         catch
@@ -272,11 +277,9 @@ public sealed partial class BatchGrain(
                 return new BatchCommandResult(Progress());
             }
 
-            // Appends after sealing are not checkpointed one by one: the next slice goes where the stored pages end, or it
-            // would replace stored items and the results of those already run.
-            var extent = await store.ReadExtentAsync(BatchId, cancellationToken);
-            Batch.Appended = Math.Clamp(extent.Appended, Batch.Appended, Batch.Total);
-            await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeCheckPeriod, options.Value.ResumeCheckPeriod);
+            // The next slice goes where the stored pages end, or it would replace stored items and the results of those already run.
+            await ReadAppendedExtentAsync(cancellationToken);
+            await RegisterResumeReminderAsync();
             var (status, reason) = (Batch.Status, Batch.FailureReason);
             (Batch.UploadStopped, Batch.FailureReason, Batch.Status, Batch.ResumeAttempts, Batch.UpdatedAt) =
                 (false, null, BatchStatus.Processing, 0, DateTimeOffset.UtcNow);
@@ -408,7 +411,7 @@ public sealed partial class BatchGrain(
         Batch.CancelRequested = false;
         Batch.ResumeAttempts = 0;
         Batch.UpdatedAt = DateTimeOffset.UtcNow;
-        await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeCheckPeriod, options.Value.ResumeCheckPeriod);
+        await RegisterResumeReminderAsync();
         await StoreStateAsync(cancellationToken);
         StartRun();
         return new BatchCommandResult(Progress());
@@ -521,6 +524,9 @@ public sealed partial class BatchGrain(
         Batch.Failed = counts.Failed;
         Batch.Cancelled = counts.Cancelled;
     }
+
+    private Task RegisterResumeReminderAsync() =>
+        this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeCheckPeriod, options.Value.ResumeCheckPeriod);
 
     private async Task UnregisterResumeReminderAsync()
     {

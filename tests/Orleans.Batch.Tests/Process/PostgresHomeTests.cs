@@ -57,15 +57,29 @@ public sealed class PostgresHomeTests
     }
 
     [Fact]
+    [SupportedOSPlatform("linux")]
     public async Task StartPostgres_StateInTheRepository_KeepsDataInTheStateDirAcrossRestarts()
     {
-        // Inside the repository, as ./run.sh's .run/ is: lib.sh opens the folders on the way for user postgres.
+        // Inside the repository, as ./run.sh's .run/ is: lib.sh opens the folders on the way for user postgres, up to the
+        // repository; a clone under a 0700 home stays out of its reach, and its data lives outside, as above.
         var state = Path.Combine(RunScript.RepositoryRoot(), ".run", $"home-test-{Guid.NewGuid():N}");
+        var reachable = AncestorsTraversable(RunScript.RepositoryRoot());
+        string? external = null;
         try
         {
             await LibAsync(state, "start_postgres \"$1\" \"$2\"");
-            Assert.False(File.Exists(Path.Combine(state, "postgres.home")), "A reachable state dir keeps its data in place.");
-            Assert.True(File.Exists(Path.Combine(state, "postgres", "data", "PG_VERSION")));
+            if (reachable)
+            {
+                Assert.False(File.Exists(Path.Combine(state, "postgres.home")), "A reachable state dir keeps its data in place.");
+                Assert.True(File.Exists(Path.Combine(state, "postgres", "data", "PG_VERSION")));
+            }
+            else
+            {
+                external = File.ReadAllText(Path.Combine(state, "postgres.home")).Trim();
+                Assert.StartsWith(ExternalRoot, external, StringComparison.Ordinal);
+                Assert.True(File.Exists(Path.Combine(external, "data", "PG_VERSION")), $"No data directory in {external}.");
+            }
+
             await ExecuteAsync("CREATE TABLE kept (value int); INSERT INTO kept VALUES (7)");
             await LibAsync(state, "stop_postgres \"$1\"; start_postgres \"$1\" \"$2\"");
             Assert.Equal(7, await ExecuteAsync("SELECT value FROM kept"));
@@ -76,7 +90,26 @@ public sealed class PostgresHomeTests
         {
             await LibAsync(state, "stop_postgres \"$1\"", check: false);
             Directory.Delete(state, recursive: true);
+            if (external is not null && external.StartsWith(ExternalRoot, StringComparison.Ordinal))
+            {
+                Directory.Delete(external, recursive: true);
+            }
         }
+    }
+
+    /// <summary>Whether every folder above <paramref name="directory"/> lets others through (as user postgres needs).</summary>
+    [SupportedOSPlatform("linux")]
+    private static bool AncestorsTraversable(string directory)
+    {
+        for (var parent = Directory.GetParent(directory); parent is not null; parent = parent.Parent)
+        {
+            if (!File.GetUnixFileMode(parent.FullName).HasFlag(UnixFileMode.OtherExecute))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Runs <paramref name="script"/> in bash after sourcing scripts/lib.sh, with $1 the state dir and $2 the port.</summary>

@@ -1,5 +1,6 @@
 using Orleans.Batch.Gateway.Endpoints;
 using Orleans.Batch.Gateway.Http;
+using Orleans.Batch.Gateway.Security;
 using Orleans.Batch.Grains.Interfaces.Text;
 using Orleans.Dashboard;
 
@@ -33,6 +34,7 @@ public static class GatewayApp
         // A status set with no body (an unrouted path, a wrong method) is answered as problem details too.
         app.UseStatusCodePages(context => ProblemResponses.WriteAsync(context.HttpContext, ApiProblems.ForStatus(
             context.HttpContext.Response.StatusCode, context.HttpContext.Request.Method, StorableText.Printable(context.HttpContext.Request.Path.Value ?? "/"))));
+        app.Use(TenantScope.InvokeAsync);
         app.MapHealthEndpoints();
         app.MapBatchEndpoints();
         app.MapImportEndpoints();

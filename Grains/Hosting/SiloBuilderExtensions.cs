@@ -6,6 +6,7 @@ using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Idempotency;
 using Orleans.Batch.Grains.Membership;
 using Orleans.Batch.Grains.Resources;
+using Orleans.Batch.Grains.Tenancy;
 using Orleans.Dashboard;
 using Orleans.Configuration;
 using Orleans.Serialization;
@@ -61,6 +62,7 @@ public static class SiloBuilderExtensions
             .AddBatchDatabase(configuration)
             .AddResources()
             .AddIdempotency(configuration)
+            .AddTenancy(configuration)
             .AddBatching(configuration);
         return silo;
     }

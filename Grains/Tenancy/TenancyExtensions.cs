@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans.Batch.Grains.Hosting;
+
+namespace Orleans.Batch.Grains.Tenancy;
+
+public static class TenancyExtensions
+{
+    /// <summary>Tenants: their default quotas, validated at start-up.</summary>
+    public static IServiceCollection AddTenancy(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<TenantQuotaOptions>()
+            .Bind(configuration.GetSection(TenantQuotaOptions.Section))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TenantQuotaOptions>, SelfValidation<TenantQuotaOptions>>();
+        return services;
+    }
+}

@@ -19,9 +19,10 @@ public sealed record BatchStatusResponse(
     int Stored,
     string? Reason,
     string? WaitingFor = null,
-    DateTimeOffset? WaitingSince = null)
+    DateTimeOffset? WaitingSince = null,
+    DateTimeOffset? ExpiresAt = null)
 {
     public static BatchStatusResponse From(BatchProgress p) => new(
         p.BatchId, ResultJson.StatusName(p.Status), p.Total, p.Completed, p.Succeeded, p.Failed, p.Cancelled,
-        Math.Round(p.Progress, 4), p.Concurrency, p.CreatedAt, p.UpdatedAt, p.HeartbeatAt, p.Stored, p.FailureReason, p.WaitingFor, p.WaitingSince);
+        Math.Round(p.Progress, 4), p.Concurrency, p.CreatedAt, p.UpdatedAt, p.HeartbeatAt, p.Stored, p.FailureReason, p.WaitingFor, p.WaitingSince, p.ExpiresAt);
 }

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Mvc;
 using Orleans.Batch.Gateway.Hosting;
 using Orleans.Batch.Gateway.Http;
 using Orleans.Batch.Grains.Interfaces.Batches;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Grains.Interfaces.Text;
 
 namespace Orleans.Batch.Gateway.Batches;
@@ -28,11 +29,13 @@ internal static class Submissions
             : (key, null);
     }
 
-    /// <summary>Claims the request's key for <paramref name="batchId"/>; null when the request has no key.</summary>
+    /// <summary>Claims the request's key, the tenant's own, for <paramref name="batchId"/>; null when the request has no key.</summary>
     /// <remarks>A claim sent again answers the same claim (the first one wins), so it is re-sent while a silo dies.</remarks>
     public static async Task<SubmissionClaim?> ClaimAsync(
         IClusterClient cluster, GrainRetry retry, HttpRequest request, BatchApiOptions limits, string batchId, byte[] fingerprint) =>
         ReadKey(request, limits).Key is { } key
-            ? await retry.RunAsync(() => cluster.GetGrain<ISubmissionGrain>($"{request.Path}|{key}").ClaimAsync(batchId, fingerprint), request.HttpContext.RequestAborted)
+            ? await retry.RunAsync(
+                () => cluster.GetGrain<ISubmissionGrain>(SubmissionKeys.For(TenantContext.Required, request.Path, key)).ClaimAsync(batchId, fingerprint),
+                request.HttpContext.RequestAborted)
             : null;
 }

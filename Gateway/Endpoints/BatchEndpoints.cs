@@ -74,7 +74,8 @@ public static class BatchEndpoints
             }
         }
 
-        var submitted = batch!;
+        // A batch answered before it ends is async, whatever the client asked: the grain counts it against the tenant's quota.
+        var submitted = batch!.Mode == BatchMode.Auto && batch.Operations.Count > limits.SyncThreshold ? batch with { Mode = BatchMode.Async } : batch!;
         var claim = await Submissions.ClaimAsync(cluster, retry, request, limits, batchId, SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length)));
         if (claim is { SameRequest: false })
         {

@@ -10,6 +10,7 @@ using Orleans.Batch.Gateway.Hosting;
 using Orleans.Batch.Gateway.Http;
 using Orleans.Batch.Gateway.Imports;
 using Orleans.Batch.Grains.Interfaces.Batches;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 
 namespace Orleans.Batch.Gateway.Endpoints;
 
@@ -64,8 +65,12 @@ public static partial class ImportEndpoints
         // nothing, and fingerprints it; the second hands it to the batch, which runs the first rows while the later
         // ones are stored. A key is claimed only for a well-formed file, with the file's fingerprint: the same key
         // with another file is refused (422), with the same file it answers the first batch.
+        // The tenant's rows quota applies within the service's own limit (Batch:MaxImportRows).
+        var quotas = await retry.RunAsync(
+            attempt => cluster.GetGrain<ITenantGrain>(TenantContext.Required).GetQuotasAsync(attempt), ClusterFailures.SiloDied, cancellationToken);
+        var rowLimit = quotas is { ImportRows: var quota } && quota < limits.MaxImportRows ? (quota, true) : (limits.MaxImportRows, false);
         request.EnableBuffering(SpoolThreshold);
-        var scan = await ScanAsync(request, limits, cancellationToken);
+        var scan = await ScanAsync(request, rowLimit, cancellationToken);
         if (scan.Problem is { } problem)
         {
             return TypedResults.Problem(problem);
@@ -153,8 +158,9 @@ public static partial class ImportEndpoints
     /// Parses the whole file without storing anything: its data rows and fingerprint (the CSV's SHA-256), or why it
     /// cannot be imported.
     /// </summary>
+    /// <param name="rowLimit">The most data rows, and whether that is the tenant's quota.</param>
     private static async Task<(int Rows, byte[]? Fingerprint, Microsoft.AspNetCore.Mvc.ProblemDetails? Problem)> ScanAsync(
-        HttpRequest request, BatchApiOptions limits, CancellationToken cancellationToken)
+        HttpRequest request, (int Rows, bool Quota) rowLimit, CancellationToken cancellationToken)
     {
         try
         {
@@ -165,7 +171,7 @@ public static partial class ImportEndpoints
             }
 
             await using var hashed = new HashingReadStream(body.Csv!);
-            var (rows, problem) = await CheckAsync(PipeReader.Create(hashed, new StreamPipeReaderOptions(leaveOpen: true)), limits, cancellationToken);
+            var (rows, problem) = await CheckAsync(PipeReader.Create(hashed, new StreamPipeReaderOptions(leaveOpen: true)), rowLimit, cancellationToken);
             return (rows, problem is null ? hashed.Hash() : null, problem);
         }
         catch (Exception e) when (e is InvalidDataException or IOException && e is not BadHttpRequestException && !cancellationToken.IsCancellationRequested)
@@ -176,7 +182,7 @@ public static partial class ImportEndpoints
     }
 
     private static async Task<(int Rows, Microsoft.AspNetCore.Mvc.ProblemDetails? Problem)> CheckAsync(
-        PipeReader csv, BatchApiOptions limits, CancellationToken cancellationToken)
+        PipeReader csv, (int Rows, bool Quota) rowLimit, CancellationToken cancellationToken)
     {
         await using var reader = new CsvRecordReader(csv);
         try
@@ -192,9 +198,9 @@ public static partial class ImportEndpoints
             var rows = 0;
             while (await reader.SkipAsync(cancellationToken))
             {
-                if (rows == limits.MaxImportRows)
+                if (rows == rowLimit.Rows)
                 {
-                    return (rows, ApiProblems.TooManyRows(limits.MaxImportRows));
+                    return (rows, ApiProblems.TooManyRows(rowLimit.Rows, rowLimit.Quota));
                 }
 
                 rows++;

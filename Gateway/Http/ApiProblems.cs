@@ -39,9 +39,18 @@ internal static class ApiProblems
     public static ProblemDetails InvalidCsv(long line, string detail) => Create(400, "invalid-csv", "The file is not a valid users CSV",
         detail + " Nothing was imported.", new() { ["line"] = line });
 
-    public static ProblemDetails TooManyRows(int limit) => Create(413, "too-many-rows", "Too many rows",
-        $"The file has more than {limit} data rows. Nothing was imported.",
-        new() { ["limit"] = limit, ["hint"] = $"Split the file into files of at most {limit} rows." });
+    /// <param name="quota">The limit is the tenant's <c>importRows</c> quota, below the service's own.</param>
+    public static ProblemDetails TooManyRows(int limit, bool quota = false) => Create(413, "too-many-rows", "Too many rows",
+        $"The file has more than {limit} data rows{(quota ? ", the tenant's importRows quota" : "")}. Nothing was imported.",
+        quota
+            ? new() { ["limit"] = limit, ["quota"] = "importRows", ["hint"] = $"Split the file into files of at most {limit} rows." }
+            : new() { ["limit"] = limit, ["hint"] = $"Split the file into files of at most {limit} rows." });
+
+    public static ProblemDetails QuotaExceeded(string quota, long limit, string detail) => Create(429, "quota-exceeded", "Too Many Requests",
+        detail, new() { ["quota"] = quota, ["limit"] = limit });
+
+    public static ProblemDetails BatchGone(string batchId) => Create(410, "batch-gone", "Batch deleted",
+        $"Batch '{batchId}' ended and was deleted after its retention, with its items and results.", new() { ["batchId"] = batchId });
 
     public static ProblemDetails BatchConflict(string batchId, string detail) => Create(409, "batch-conflict", "Conflict",
         detail, new() { ["batchId"] = batchId });

@@ -2,7 +2,9 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Orleans.Batch.Gateway.Hosting;
+using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Errors;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Runtime;
 using Orleans.Runtime.Messaging;
 using Orleans.Serialization;
@@ -21,7 +23,12 @@ internal sealed partial class ProblemExceptionHandler(
     {
         var problem = ProblemFor(exception, options.Value.MaxRequestBytes);
 
-        if (problem.Status == StatusCodes.Status503ServiceUnavailable)
+        if (problem.Status == StatusCodes.Status429TooManyRequests)
+        {
+            // The quota frees up as the tenant's own work ends: the client sends the request again later.
+            http.Response.Headers.RetryAfter = options.Value.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        else if (problem.Status == StatusCodes.Status503ServiceUnavailable)
         {
             LogClusterUnavailable(http.Request.Method, http.Request.Path, exception);
             // Both are passing: the client may send the request again (with its Idempotency-Key, if it had one).
@@ -42,6 +49,8 @@ internal sealed partial class ProblemExceptionHandler(
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => ApiProblems.BodyTooLarge(bodyLimit),
         BadHttpRequestException bad => ApiProblems.BadRequest(bad.StatusCode, bad.Message),
         DatabaseUnavailableException => ApiProblems.DatabaseUnavailable(),
+        BatchGoneException gone => ApiProblems.BatchGone(gone.BatchId),
+        TenantQuotaExceededException quota => ApiProblems.QuotaExceeded(quota.Quota, quota.Limit, quota.Message),
         _ when DatabaseFailures.LostConnection(exception) => ApiProblems.DatabaseUnavailable(),
         ServerFailureException failure => ApiProblems.ServerError(failure.Reference),
         _ when ClusterUnreachable(exception) => ApiProblems.ClusterUnavailable(),

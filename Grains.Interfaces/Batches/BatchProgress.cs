@@ -9,6 +9,7 @@ namespace Orleans.Batch.Grains.Interfaces.Batches;
 /// </param>
 /// <param name="WaitingFor">What the batch's run waits for before it can move on (<c>database</c>), else null.</param>
 /// <param name="WaitingSince">Since when it has waited for <paramref name="WaitingFor"/>.</param>
+/// <param name="ExpiresAt">When a finished batch is deleted (its tenant's retention from when it ended), else null.</param>
 [GenerateSerializer, Immutable, Alias("Orleans.Batch.BatchProgress")]
 public sealed record BatchProgress(
     [property: Id(0)] string BatchId,
@@ -26,7 +27,8 @@ public sealed record BatchProgress(
     [property: Id(20)] int Stored = 0,
     [property: Id(21)] bool UploadStopped = false,
     [property: Id(30)] string? WaitingFor = null,
-    [property: Id(31)] DateTimeOffset? WaitingSince = null)
+    [property: Id(31)] DateTimeOffset? WaitingSince = null,
+    [property: Id(40)] DateTimeOffset? ExpiresAt = null)
 {
     public int Completed => Succeeded + Failed + Cancelled;
 

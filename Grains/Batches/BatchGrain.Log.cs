@@ -48,4 +48,7 @@ public sealed partial class BatchGrain
 
     [LoggerMessage(EventId = 1303, Level = LogLevel.Information, Message = "Batch {BatchId} carries on: the database is back after {Waited}")]
     private partial void LogDatabaseBack(string batchId, TimeSpan waited);
+
+    [LoggerMessage(EventId = 5202, Level = LogLevel.Information, Message = "Batch {BatchId} deleted after its retention; its id answers 410 until its tombstone expires")]
+    private partial void LogExpired(string batchId);
 }

@@ -135,11 +135,12 @@ public sealed partial class BatchGrain
     }
 
     /// <summary>
-    /// Writes the state. After a write that failed for want of the database, and may have been stored all the same, the
+    /// Writes the state, and tells the registry when the batch became active or finished (see <see cref="SyncRegistryAsync"/>). After a write that failed for want of the database, and may have been stored all the same, the
     /// stored version can be ahead of this activation's: the write then takes the stored version and writes over it.
     /// </summary>
     private async Task StoreStateAsync(CancellationToken cancellationToken)
     {
+        await PrepareExpiryAsync(cancellationToken);
         try
         {
             try
@@ -155,6 +156,7 @@ public sealed partial class BatchGrain
             }
 
             _stateWriteInDoubt = false;
+            await SyncRegistryAsync(cancellationToken);
         }
         catch (Exception e) when (DatabaseAvailability.IsUnavailable(e))
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Grains.Resources;
 using Orleans.Runtime;
 
@@ -177,6 +178,8 @@ public sealed partial class BatchGrain
 
     private async Task BeatAsync(RunContext run)
     {
+        // A timer's tick carries no tenant: what the checkpoint calls acts for the batch's.
+        TenantContext.Set(Owner!);
         try
         {
             await CheckpointAsync(run);

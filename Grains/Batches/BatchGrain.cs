@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Batch.Grains.Interfaces.Batches;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Grains.Resources;
 using Orleans.Concurrency;
 using Orleans.Runtime;
@@ -20,6 +21,8 @@ public sealed partial class BatchGrain(
     BatchItemStore store,
     Operations.StagedCreates staged,
     Database.DatabaseAvailability availability,
+    BatchRegistry registry,
+    Tenancy.TenantQuotaCache quotas,
     IOptions<BatchOptions> options,
     ILogger<BatchGrain> logger) : Grain, IBatchGrain, IRemindable
 {
@@ -63,8 +66,15 @@ public sealed partial class BatchGrain(
                 _reconciled = false;
             }
 
-            _ = ResumeAsync("activated while processing");
+            _ = ResumeForOwnerAsync("activated while processing");
         }
+    }
+
+    /// <summary>Resumes acting for the batch's tenant, whatever woke the activation; the tenant is set for this flow only.</summary>
+    private async Task ResumeForOwnerAsync(string why)
+    {
+        TenantContext.Set(Owner!);
+        await ResumeAsync(why);
     }
 
     /// <summary>
@@ -98,15 +108,17 @@ public sealed partial class BatchGrain(
             return Progress();
         }
 
-        await AppendItemsAsync(0, [.. request.Operations.Select(o => new BatchItem(o))], null, cancellationToken);
+        await AppendItemsAsync(0, [.. request.Operations.Select(o => new BatchItem(o))], null, request.Mode == BatchMode.Async, cancellationToken);
         return await SealAsync(request.Operations.Count, request.Concurrency, cancellationToken);
     }
 
+    /// <remarks>Only uploads (imports) append: a batch they create is async.</remarks>
     public Task<BatchProgress> AppendAsync(int firstSeq, BatchItemSlice items, CancellationToken cancellationToken = default) =>
-        AppendItemsAsync(firstSeq, items.Decode(), items.SourceFields, cancellationToken);
+        AppendItemsAsync(firstSeq, items.Decode(), items.SourceFields, isAsync: true, cancellationToken);
 
+    /// <param name="isAsync">A batch this call creates answers its client before it ends: it counts against the active async batches quota.</param>
     private async Task<BatchProgress> AppendItemsAsync(
-        int firstSeq, IReadOnlyList<BatchItem> items, string[]? sourceFields, CancellationToken cancellationToken)
+        int firstSeq, IReadOnlyList<BatchItem> items, string[]? sourceFields, bool isAsync, CancellationToken cancellationToken)
     {
         // One append at a time: a slice sent again while its first call still runs would otherwise store it twice over
         // and take back the results of items already run.
@@ -114,7 +126,7 @@ public sealed partial class BatchGrain(
         try
         {
             _lastUploadCall = DateTimeOffset.UtcNow;
-            return await AppendLockedAsync(firstSeq, items, sourceFields, cancellationToken);
+            return await AppendLockedAsync(firstSeq, items, sourceFields, isAsync, cancellationToken);
         }
         finally
         {
@@ -123,12 +135,12 @@ public sealed partial class BatchGrain(
     }
 
     private async Task<BatchProgress> AppendLockedAsync(
-        int firstSeq, IReadOnlyList<BatchItem> items, string[]? sourceFields, CancellationToken cancellationToken)
+        int firstSeq, IReadOnlyList<BatchItem> items, string[]? sourceFields, bool isAsync, CancellationToken cancellationToken)
     {
         if (!Exists)
         {
             var now = DateTimeOffset.UtcNow;
-            state.State = new BatchState { Status = BatchStatus.Pending, CreatedAt = now, UpdatedAt = now };
+            state.State = new BatchState { Status = BatchStatus.Pending, CreatedAt = now, UpdatedAt = now, Tenant = Batch.Tenant };
         }
 
         var sealedEarly = Uploading;
@@ -150,6 +162,11 @@ public sealed partial class BatchGrain(
         if (end <= Batch.Appended)
         {
             return Progress();
+        }
+
+        if (!Exists && Batch.Tenant is null)
+        {
+            await RegisterAsync(isAsync, cancellationToken);
         }
 
         var stagedItems = await staged.MarkAsync(items);
@@ -231,6 +248,7 @@ public sealed partial class BatchGrain(
                 await store.DeleteAsync(BatchId, cancellationToken);
                 await state.ClearStateAsync(cancellationToken);
                 state.State = new BatchState();
+                await registry.RemoveAsync(BatchId, cancellationToken);
             }
             else if (Exists && Uploading)
             {
@@ -539,7 +557,7 @@ public sealed partial class BatchGrain(
     private BatchProgress Progress() => new(
         BatchId, Batch.Status, Batch.Total, Batch.Succeeded, Batch.Failed, Batch.CreatedAt, Batch.UpdatedAt,
         Batch.Concurrency, Batch.FailureReason, Batch.Cancelled, Batch.HeartbeatAt, Batch.HasSource, Stored, Batch.UploadStopped,
-        WaitingForDatabase ? "database" : null, WaitingForDatabase ? _waitingSince : null);
+        WaitingForDatabase ? "database" : null, WaitingForDatabase ? _waitingSince : null, IsTerminal ? Batch.ExpiresAt : null);
 
     /// <summary>The progress for a status: not before this activation counted the stored results, which could go back behind what an earlier one reported.</summary>
     private BatchProgress CountedProgress() => _reconciled ? Progress() : throw Unavailable();

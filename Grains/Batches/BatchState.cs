@@ -52,4 +52,10 @@ public sealed class BatchState
     /// what it holds and ends failed; the same upload sent again clears it and stores the rest.
     /// </summary>
     [Id(20)] public bool UploadStopped { get; set; }
+
+    /// <summary>The tenant the batch belongs to; null for a batch stored before tenants, which belongs to the default one.</summary>
+    [Id(21)] public string? Tenant { get; set; }
+
+    /// <summary>When the batch, finished, is deleted (see <see cref="BatchRegistry"/>); null while it is active.</summary>
+    [Id(22)] public DateTimeOffset? ExpiresAt { get; set; }
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Orleans.Batch.Grains.Idempotency;
 using Orleans.Batch.Grains.Interfaces.Batches;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 
 namespace Orleans.Batch.Grains.Batches;
 
@@ -10,6 +11,12 @@ public sealed class SubmissionGrain(
 {
     public async Task<SubmissionClaim> ClaimAsync(string proposedBatchId, byte[] fingerprint)
     {
+        // The key names its tenant (see SubmissionKeys): no other tenant claims it or learns its batch.
+        if (SubmissionKeys.TenantOf(this.GetPrimaryKeyString()) != TenantContext.Required)
+        {
+            throw new InvalidOperationException("The submission key belongs to another tenant.");
+        }
+
         var now = DateTimeOffset.UtcNow;
         if (state.RecordExists && state.State.ClaimedAt + options.Value.Retention > now)
         {

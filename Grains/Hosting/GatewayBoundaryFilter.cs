@@ -4,6 +4,7 @@ using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Errors;
 using Orleans.Batch.Grains.Interfaces.Health;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 
 namespace Orleans.Batch.Grains.Hosting;
 
@@ -38,12 +39,12 @@ internal sealed partial class GatewayBoundaryFilter(ILogger<GatewayBoundaryFilte
     /// <summary>
     /// Exceptions the callers of these grains read as they are: the project's own errors, a caller's mistake or a call in
     /// the wrong state (argument and invalid-operation exceptions, which an import tells from failures worth retrying),
-    /// a cancelled call, and the Orleans runtime's own failures of a call to another grain (not those of its providers, such as Redis
+    /// a deleted batch (410) or a quota reached (429), a cancelled call, and the Orleans runtime's own failures of a call to another grain (not those of its providers, such as Redis
     /// clustering's, which have no codec).
     /// </summary>
     internal static bool IsContract(Exception exception) =>
         exception is DatabaseUnavailableException or ServerFailureException or ArgumentException or InvalidOperationException
-            or OperationCanceledException or TimeoutException
+            or OperationCanceledException or TimeoutException or BatchGoneException or TenantQuotaExceededException
         || (exception is OrleansException && exception.GetType().Assembly.GetName().Name is "Orleans.Core.Abstractions" or "Orleans.Core");
 
     [LoggerMessage(EventId = 1100, Level = LogLevel.Error, Message = "{Interface}.{Method} failed (reference {Reference}); the caller was told only the reference")]

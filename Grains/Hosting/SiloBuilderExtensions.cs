@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Batch.Grains.Batches;
+using Orleans.Batch.Grains.Batches.Retention;
 using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Idempotency;
 using Orleans.Batch.Grains.Membership;
@@ -63,7 +64,8 @@ public static class SiloBuilderExtensions
             .AddResources()
             .AddIdempotency(configuration)
             .AddTenancy(configuration)
-            .AddBatching(configuration);
+            .AddBatching(configuration)
+            .AddBatchRetention(configuration);
         return silo;
     }
 

@@ -31,6 +31,10 @@ public sealed class TenantQuotaOptions : ISelfValidating
     /// <summary>How long an idempotency key answers with what it did (default 24 h).</summary>
     public TimeSpan IdempotencyRetention { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>These defaults as a tenant's quotas.</summary>
+    public Interfaces.Tenancy.TenantQuotas ToQuotas() =>
+        new(RequestsPerSecond, Burst, ActiveBatches, InFlightOperations, ImportRows, Weight, Retention, IdempotencyRetention);
+
     IEnumerable<string> ISelfValidating.Problems() => Validate();
 
     internal IEnumerable<string> Validate()

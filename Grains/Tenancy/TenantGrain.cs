@@ -6,10 +6,6 @@ namespace Orleans.Batch.Grains.Tenancy;
 /// <summary>One tenant: its quotas, the configured defaults with its overrides laid over.</summary>
 public sealed class TenantGrain(IOptions<TenantQuotaOptions> defaults) : Grain, ITenantGrain
 {
-    public Task<TenantQuotas?> GetQuotasAsync(CancellationToken cancellationToken = default)
-    {
-        var d = defaults.Value;
-        return Task.FromResult<TenantQuotas?>(new TenantQuotas(
-            d.RequestsPerSecond, d.Burst, d.ActiveBatches, d.InFlightOperations, d.ImportRows, d.Weight, d.Retention, d.IdempotencyRetention));
-    }
+    public Task<TenantQuotas?> GetQuotasAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult<TenantQuotas?>(defaults.Value.ToQuotas());
 }

@@ -130,7 +130,13 @@ public sealed partial class BatchGrain : IIncomingGrainCallFilter, IBatchRetenti
     {
         if (!Exists)
         {
-            // Deleted already, and the registry was not told (the silo died in between).
+            // Deleted already, and the registry was not told (the silo died in between); items with no state are none of
+            // this service's (another service sharing the database, as test clusters do): they are left alone.
+            if ((await store.ReadExtentAsync(BatchId, cancellationToken)).Appended > 0)
+            {
+                return false;
+            }
+
             await registry.MarkDeletedAsync(BatchId, cancellationToken);
             return true;
         }

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Errors;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Tests.Infrastructure;
 using Orleans.Runtime;
 using Xunit.Abstractions;
@@ -42,6 +43,8 @@ public sealed class DatabaseOutageTests(DatabaseOutageTests.OutageFixture fixtur
     [Fact]
     public async Task Batch_ActivatedWhileDatabaseAway_StatusIs503_ThenResumesOnceBackWithoutBurningAttempts()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var run = await StartHeldBatchAsync();
         await CutAsync();
         try
@@ -83,6 +86,8 @@ public sealed class DatabaseOutageTests(DatabaseOutageTests.OutageFixture fixtur
     [Fact]
     public async Task Routes_WhileDatabaseAway_Answer503DatabaseUnavailableWithRetryAfter_AndWorkOnceItIsBack()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var unknown = Guid.NewGuid().ToString("N");
         var email = Unique.Email("outage");
         var requests = new (string Name, Func<HttpRequestMessage> Build)[]

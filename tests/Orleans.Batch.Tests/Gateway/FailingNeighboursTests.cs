@@ -1,6 +1,7 @@
 using System.Net;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Tests.Infrastructure;
 using static Orleans.Batch.Tests.Infrastructure.BatchLifecycle;
 
@@ -23,6 +24,8 @@ public sealed class FailingNeighboursTests(ClusterFixture fixture)
     [Fact]
     public async Task FailingRequests_InterleavedWithValidBatches_FromSeveralClients_EveryValidOneSucceeds()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var taken = Unique.Email("taken");
         await _api.CreateUserAsync(taken);
         var referenced = await _api.CreateUserAsync();

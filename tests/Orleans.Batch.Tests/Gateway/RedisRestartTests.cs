@@ -6,6 +6,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Batch.Grains.Interfaces.Batches;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Grains.Membership;
 using Orleans.Batch.Tests.Infrastructure;
 using Orleans.Runtime.Placement;
@@ -28,6 +29,8 @@ public sealed class RedisRestartTests(RedisRestartTests.RestartFixture fixture, 
     [Fact]
     public async Task Cluster_RedisRestartedEmptyThenSiloKilled_KeepsServingAndANewSiloJoinsTheSameCluster()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         await AssertServesAsync("before the restart");
         var clock = Stopwatch.StartNew();
         await fixture.Redis.RestartEmptyAsync();
@@ -61,6 +64,8 @@ public sealed class RedisRestartTests(RedisRestartTests.RestartFixture fixture, 
     [Fact]
     public async Task Cluster_SiloStartedRightAfterRedisRestartedEmpty_JoinsTheRunningSilos()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var running = fixture.Cluster.GetActiveSilos().ToList();
         await fixture.Redis.RestartEmptyAsync();
 
@@ -83,6 +88,8 @@ public sealed class RedisRestartTests(RedisRestartTests.RestartFixture fixture, 
     [Fact]
     public async Task Cluster_RedisRestartedWithItsData_LosesNoRowAndKeepsServing()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var before = await RowsAsync();
         var version = await VersionAsync();
         await fixture.Redis.StopAsync();

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Tests.Infrastructure;
 using static Orleans.Batch.Tests.Infrastructure.BatchLifecycle;
 
@@ -17,6 +18,8 @@ public sealed class StatusWaitTests(ClusterFixture fixture)
     [Fact]
     public async Task Status_WaitWhileBatchRuns_AnswersWhenItEnds()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var (batchId, grain) = await StartWaitingForItemsAsync("wait-ends");
         var waiting = _api.GetAsync($"/batch/{batchId}/status?wait=30");
         await Task.Delay(TimeSpan.FromMilliseconds(500));
@@ -34,6 +37,8 @@ public sealed class StatusWaitTests(ClusterFixture fixture)
     [Fact]
     public async Task Status_WaitRunsOut_AnswersTheStatusItHasThen()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var (batchId, grain) = await StartWaitingForItemsAsync("wait-out");
         var clock = Stopwatch.StartNew();
 
@@ -49,6 +54,8 @@ public sealed class StatusWaitTests(ClusterFixture fixture)
     [Fact]
     public async Task Status_WaitOnEndedBatch_AnswersAtOnce()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var response = await _api.PostAsync("/batch", new { mode = "async", operations = new[] { CreateUser("a", Unique.Email("wait-ended")) } });
         var batchId = response.BatchId();
         await _api.WaitUntilEndedAsync(batchId);
@@ -67,6 +74,8 @@ public sealed class StatusWaitTests(ClusterFixture fixture)
     [InlineData("1.5")]
     public async Task Status_WaitOutOfRange_Returns400NamingIt(string wait)
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var problem = ApiAssert.Problem(
             await _api.GetAsync($"/batch/{Guid.NewGuid():N}/status?wait={wait}"), HttpStatusCode.BadRequest, "validation", "wait");
 
@@ -76,6 +85,8 @@ public sealed class StatusWaitTests(ClusterFixture fixture)
     [Fact]
     public async Task Status_WaitOnUnknownBatch_Returns404()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var clock = Stopwatch.StartNew();
 
         ApiAssert.Problem(await _api.GetAsync($"/batch/{Guid.NewGuid():N}/status?wait=30"), HttpStatusCode.NotFound, "batch-not-found");

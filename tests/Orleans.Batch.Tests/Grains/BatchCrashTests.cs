@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Tests.Infrastructure;
 using Orleans.Configuration;
 using Orleans.Runtime.Messaging;
@@ -28,6 +29,8 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
     [Fact]
     public async Task Run_SiloRunningBatchKilled_ResumesOnSurvivorAndAppliesEveryItemOnce()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var run = await StartAsync("crash");
         var clock = Stopwatch.StartNew();
         await using var sampler = new ProgressSampler(run.Grain, clock);
@@ -67,6 +70,8 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
     [Fact]
     public async Task Run_SiloRunningBatchKilled_ItsReminderResumesItWithoutAnyCall()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var run = await StartAsync("remind");
         var clock = Stopwatch.StartNew();
         var host = await HostOfAsync(run.Grain);
@@ -96,6 +101,8 @@ public sealed class BatchCrashTests(BatchCrashTests.CrashFixture fixture, ITestO
     [Fact]
     public async Task Upload_SiloRunningBatchKilledMidUpload_TakesTheRestWhereTheStoredSlicesEnd()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var run = NewRun("upload");
         var grain = run.Grain;
         var items = run.Operations.Select(o => new BatchItem(o)).ToArray();

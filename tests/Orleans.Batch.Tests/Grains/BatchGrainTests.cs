@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.Batch.Grains.Diagnostics;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Tests.Infrastructure;
 using Orleans.TestingHost;
 
@@ -15,6 +16,8 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
     [Fact]
     public async Task Run_FansOutEveryOperation_ResultsInRequestOrder()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var emails = Enumerable.Range(0, 40).Select(i => Unique.Email($"fan{i}")).ToList();
         var operations = emails.Select((e, i) => CreateUser($"op{i}", e)).ToList();
 
@@ -33,6 +36,8 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
     [Fact]
     public async Task Run_NeverExceedsConcurrencyQuota()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var userId = await new BatchApi(fixture.Http).CreateUserAsync();
         using var peak = new InFlightPeak(MeterFactories());
         // A read between every two patches keeps each item its own unit of work: consecutive patches would run in chunks.
@@ -52,6 +57,8 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
     [Fact]
     public async Task Run_ConsecutiveCreates_RunInChunksWithExactResults()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var emails = Enumerable.Range(0, 300).Select(i => Unique.Email($"chunk{i}")).ToList();
         var operations = emails.Select((e, i) => CreateUser($"c{i}", i % 50 == 49 ? emails[i - 1].ToUpperInvariant() : e)).ToList();
         operations[10] = CreateUser("c10", "not-an-email");
@@ -68,6 +75,8 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
     [Fact]
     public async Task Run_FailingItems_DoNotBlockOrUndoOthers()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var taken = Unique.Email("taken");
         var operations = new List<OperationRequest>
         {
@@ -88,6 +97,8 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
     [Fact]
     public async Task Run_ConsecutiveDeletes_RunInChunksWithExactResults()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var created = await RunAsync([.. Enumerable.Range(0, 120).Select(i => CreateUser($"u{i}", Unique.Email($"del{i}")))], concurrency: 2);
         var ids = created.Results.Select(r => JsonDocument.Parse(r.Body!).RootElement.GetProperty("id").GetInt64()).ToList();
         var deletes = ids.Select((id, i) => new OperationRequest($"d{i}", "DELETE", $"/users/{id}", null, null, null)).ToList();
@@ -105,6 +116,8 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
     [Fact]
     public async Task Start_SameBatchTwice_RunsOnce()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var batchId = Guid.NewGuid().ToString("N");
         var email = Unique.Email("once");
         var grain = fixture.Grains.GetGrain<IBatchGrain>(batchId);
@@ -121,6 +134,8 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
     [Fact]
     public async Task Start_ConcurrencyOverMaximum_IsClamped()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var outcome = await RunAsync([CreateUser("x", Unique.Email("clamp"))], concurrency: 10_000);
 
         Assert.Equal(32, outcome.Progress.Concurrency);
@@ -129,6 +144,8 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
     [Fact]
     public async Task Start_NoConcurrency_UsesDefault()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var outcome = await RunAsync([CreateUser("x", Unique.Email("default"))], concurrency: null);
 
         Assert.Equal(8, outcome.Progress.Concurrency);
@@ -137,6 +154,8 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
     [Fact]
     public async Task Status_UnknownBatch_IsNull()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var grain = fixture.Grains.GetGrain<IBatchGrain>($"missing-{Guid.NewGuid():N}");
 
         Assert.Null(await grain.GetStatusAsync());
@@ -146,6 +165,8 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
     [Fact]
     public async Task Results_AfterDeactivation_AreReadFromStorage()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var batchId = Guid.NewGuid().ToString("N");
         var grain = fixture.Grains.GetGrain<IBatchGrain>(batchId);
         await grain.StartAsync(new BatchRequest([CreateUser("p1", Unique.Email("p")), CreateUser("p2", "bad")], null));

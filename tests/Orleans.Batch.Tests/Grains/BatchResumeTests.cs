@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -32,6 +33,8 @@ public sealed class BatchResumeTests(BatchResumeTests.ResumeFixture fixture, ITe
     [Fact]
     public async Task ReceiveReminder_HeartbeatOlderThanTimeout_RunsBatchAgainAndAppliesEveryItemOnce()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var clock = Stopwatch.StartNew();
         var (run, hold) = await StartStalledAsync("stale");
         await using var holding = hold;
@@ -62,6 +65,8 @@ public sealed class BatchResumeTests(BatchResumeTests.ResumeFixture fixture, ITe
     [Fact]
     public async Task Upload_NoItemsForTheUploadTimeout_EndsFailedAtTheItemsItHolds()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var batchId = Guid.NewGuid().ToString("N");
         var grain = fixture.Grains.GetGrain<IBatchGrain>(batchId);
         var items = Enumerable.Range(0, 3)
@@ -83,6 +88,8 @@ public sealed class BatchResumeTests(BatchResumeTests.ResumeFixture fixture, ITe
     [Fact]
     public async Task ReceiveReminder_ResumedMaxTimesWithoutProgress_EndsFailedAndRetryCompletesIt()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var clock = Stopwatch.StartNew();
         var (run, hold) = await StartStalledAsync("stuck");
         await using var holding = hold;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Tests.Infrastructure;
 
 namespace Orleans.Batch.Tests.Grains;
@@ -12,6 +13,8 @@ public sealed class BatchUploadTests(ClusterFixture fixture)
     [Fact]
     public async Task Seal_BeforeEveryItemIsStored_RunsTheFirstItems_ThenTheRestAsTheyAreAppended()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var (grain, items) = NewBatch("early", 30);
         await grain.AppendAsync(0, items[..10]);
 
@@ -37,6 +40,8 @@ public sealed class BatchUploadTests(ClusterFixture fixture)
     [Fact]
     public async Task Append_AfterSeal_OutOfOrderOrBeyondTheTotal_IsRefused_AndARepeatedSliceIsIgnored()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var (grain, items) = NewBatch("order", 20);
         await grain.AppendAsync(0, items[..10]);
         await grain.SealAsync(20, concurrency: 2);
@@ -55,6 +60,8 @@ public sealed class BatchUploadTests(ClusterFixture fixture)
     [Fact]
     public async Task Cancel_WhileUploading_EndsCancelled_AtTheItemsItHolds_AndStoresNoMore()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var (grain, items) = NewBatch("cancel", 20);
         await grain.AppendAsync(0, items[..5]);
         await grain.SealAsync(20, concurrency: 2);
@@ -72,6 +79,8 @@ public sealed class BatchUploadTests(ClusterFixture fixture)
     [Fact]
     public async Task Abort_AfterSeal_KeepsTheTotal_EndsFailedShortOfIt_RetryIsRefused_AndResumingTheUploadCompletesIt()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var (grain, items) = NewBatch("abort", 20);
         await grain.AppendAsync(0, items[..10]);
         await grain.SealAsync(20, concurrency: 2);
@@ -105,6 +114,8 @@ public sealed class BatchUploadTests(ClusterFixture fixture)
     [Fact]
     public async Task ResumeUpload_WhileTheFirstUploadIsStillSending_IsAConflict_AndStoresNothing()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var (grain, items) = NewBatch("busy", 20);
         await grain.AppendAsync(0, items[..10]);
         await grain.SealAsync(20, concurrency: 2);
@@ -121,6 +132,8 @@ public sealed class BatchUploadTests(ClusterFixture fixture)
     [Fact]
     public async Task ResumeUpload_OfNoBatch_AnswersNone()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var resumed = await fixture.Grains.GetGrain<IBatchGrain>(Guid.NewGuid().ToString("N")).ResumeUploadAsync();
 
         Assert.Null(resumed.Progress);
@@ -129,6 +142,8 @@ public sealed class BatchUploadTests(ClusterFixture fixture)
     [Fact]
     public async Task Start_OfABatchWhoseItemsWereStoredButNeverSealed_SealsAndRunsIt()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var (grain, items) = NewBatch("unsealed", 12);
         // A first StartAsync that stored the items and then failed leaves the batch pending, as this append does.
         await grain.AppendAsync(0, items);

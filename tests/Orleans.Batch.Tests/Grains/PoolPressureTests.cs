@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Npgsql;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Tests.Infrastructure;
 
 namespace Orleans.Batch.Tests.Grains;
@@ -18,6 +19,8 @@ public sealed class PoolPressureTests(PoolPressureTests.SmallPoolFixture fixture
     [Fact]
     public async Task TwentyLargeBatches_OnAPoolOfTen_AllCompleteWithNothingLost()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var token = Unique.Token();
         var grains = Enumerable.Range(0, Batches).Select(b => fixture.Grains.GetGrain<IBatchGrain>($"pool-{token}-{b}")).ToList();
         using var pool = new PoolWatch(SmallPool);

@@ -4,6 +4,7 @@ using Dapper;
 using Npgsql;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Tests.Infrastructure;
 
 namespace Orleans.Batch.Tests.Grains.Operations;
@@ -19,6 +20,8 @@ public sealed class StagedCallFailureTests(StagedCallFailureTests.FailingCallFix
     [Fact]
     public async Task StagedCall_FailingAfterItsRun_ChunkRunsAsItems_AndEachRowIsCreatedOnce()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var batchId = await RunFiveCreatesAsync("staged-lost-");
 
         Assert.True(LoseAnswers.Lost.ContainsKey(batchId), "the staged call of the batch must have been made, and its answer lost");
@@ -27,6 +30,8 @@ public sealed class StagedCallFailureTests(StagedCallFailureTests.FailingCallFix
     [Fact]
     public async Task StagedChunk_LostAfterItsAnswer_RunsAgainBeforeTheBatchCompletes_AndEachRowIsCreatedOnce()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var batchId = await RunFiveCreatesAsync("staged-vanish-");
 
         Assert.True(LoseAnswers.Vanished.ContainsKey(batchId), "the staged chunk of the batch must have run, and its rows and results been taken back");
@@ -35,6 +40,8 @@ public sealed class StagedCallFailureTests(StagedCallFailureTests.FailingCallFix
     [Fact]
     public async Task StagedChunk_LostOnEveryPass_RunStopsAfterThreePasses_AndNeverCompletesWithoutResults()
     {
+        // Grain calls act for the tenant HTTP requests act for until credentials are required.
+        TenantContext.Set(TenantContext.Default);
         var (batchId, emails, grain) = await StartFiveCreatesAsync("staged-gone-");
         for (var i = 0; i < 200 && LoseAnswers.Gone.GetValueOrDefault(batchId) < 3; i++)
         {

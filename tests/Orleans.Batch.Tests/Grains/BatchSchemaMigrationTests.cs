@@ -138,18 +138,5 @@ public sealed class BatchSchemaMigrationTests : IAsyncLifetime
         await command.ExecuteNonQueryAsync();
     }
 
-    /// <summary>The schema script the service applies on every start, found from the test's output up to the checkout.</summary>
-    private static string SchemaScript()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var script = Path.Combine(dir.FullName, "deploy", "sql", "20-batches.sql");
-            if (File.Exists(script))
-            {
-                return script;
-            }
-        }
-
-        throw new FileNotFoundException("deploy/sql/20-batches.sql was not found above " + AppContext.BaseDirectory);
-    }
+    private static string SchemaScript() => SchemaScripts.PathOf("20-batches.sql");
 }

@@ -156,7 +156,7 @@ public sealed class BatchTenancyTests(ClusterFixture fixture)
         var grain = fixture.Grains.GetGrain<IBatchGrain>(batchId);
         var now = DateTimeOffset.UtcNow;
         // The state as the previous version stored it: no tenant.
-        var storage = Assert.IsType<InProcessSiloHandle>(fixture.Cluster.Primary).SiloHost.Services.GetRequiredKeyedService<IGrainStorage>(BatchStorage.ProviderName);
+        var storage = Assert.IsType<InProcessSiloHandle>(fixture.Cluster.GetActiveSilos().First()).SiloHost.Services.GetRequiredKeyedService<IGrainStorage>(BatchStorage.ProviderName);
         await storage.WriteStateAsync("batch", grain.GetGrainId(), new GrainState<BatchState>(new BatchState
         {
             Status = BatchStatus.Completed, Total = 1, Succeeded = 1, Appended = 1, CreatedAt = now, UpdatedAt = now, Concurrency = 1,

@@ -1,5 +1,6 @@
 using Dapper;
 using Npgsql;
+using Orleans.Batch.Grains.Database;
 
 namespace Orleans.Batch.Grains.Batches;
 
@@ -24,9 +25,10 @@ public sealed record ExpiredBatch(string BatchId, string TenantId);
 
 /// <summary>
 /// <c>batch_registry</c> (deploy/sql/25-batch-registry.sql): one row per batch with its tenant, whether it is active or
-/// finished, and when it expires and was deleted. It serves the active async batches quota and retention.
+/// finished, and when it expires and was deleted. It serves the active async batches quota and retention. Its statements
+/// take a slot of the silo's <see cref="DatabaseGate"/>, like the batches' own: many batches starting at once stay within the pool.
 /// </summary>
-public sealed class BatchRegistry(NpgsqlDataSource dataSource)
+public sealed class BatchRegistry(NpgsqlDataSource dataSource, DatabaseGate gate)
 {
     private const string ExistingSql = "SELECT tenant_id AS TenantId, deleted_at AS DeletedAt FROM batch_registry WHERE batch_id = @batchId";
 
@@ -37,6 +39,7 @@ public sealed class BatchRegistry(NpgsqlDataSource dataSource)
     /// </summary>
     public async Task<Admission> AdmitAsync(string batchId, string tenant, bool isAsync, int activeLimit, CancellationToken cancellationToken)
     {
+        using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         if (isAsync)
@@ -92,6 +95,7 @@ public sealed class BatchRegistry(NpgsqlDataSource dataSource)
     /// <summary>When <paramref name="tenant"/>'s batch <paramref name="batchId"/> was deleted, while its tombstone lasts; else null.</summary>
     public async Task<DateTimeOffset?> DeletedAtAsync(string batchId, string tenant, CancellationToken cancellationToken)
     {
+        using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var deletedAt = await connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition(
             "SELECT deleted_at FROM batch_registry WHERE batch_id = @batchId AND tenant_id = @tenant AND deleted_at IS NOT NULL",
@@ -102,6 +106,7 @@ public sealed class BatchRegistry(NpgsqlDataSource dataSource)
     /// <summary>Tenants with finished batches that have no expiry yet (those from before the registry), up to <paramref name="limit"/>.</summary>
     public async Task<IReadOnlyList<string>> TenantsWithoutExpiryAsync(int limit, CancellationToken cancellationToken)
     {
+        using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return (await connection.QueryAsync<string>(new CommandDefinition(
             "SELECT DISTINCT tenant_id FROM batch_registry WHERE status = 'finished' AND expires_at IS NULL AND deleted_at IS NULL LIMIT @limit",
@@ -117,6 +122,7 @@ public sealed class BatchRegistry(NpgsqlDataSource dataSource)
     /// <summary>Finished batches past their expiry, the longest expired first, up to <paramref name="limit"/>.</summary>
     public async Task<IReadOnlyList<ExpiredBatch>> ExpiredAsync(int limit, CancellationToken cancellationToken)
     {
+        using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return (await connection.QueryAsync<ExpiredBatch>(new CommandDefinition("""
             SELECT batch_id AS BatchId, tenant_id AS TenantId FROM batch_registry
@@ -151,6 +157,7 @@ public sealed class BatchRegistry(NpgsqlDataSource dataSource)
 
     private async Task<int> ExecuteAsync(string sql, object parameters, CancellationToken cancellationToken)
     {
+        using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return await connection.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken));
     }

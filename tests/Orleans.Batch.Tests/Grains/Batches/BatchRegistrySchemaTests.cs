@@ -1,5 +1,7 @@
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Batch.Grains.Batches;
+using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Tests.Infrastructure;
 
 namespace Orleans.Batch.Tests.Grains.Batches;
@@ -49,7 +51,8 @@ public sealed class BatchRegistrySchemaTests : IAsyncLifetime
 
         Assert.Equal(["old-1|default|finished|expiry:false", "old-2|default|finished|expiry:false"], await RowsAsync());
         // The janitor gives them the default tenant's retention from the upgrade.
-        await new BatchRegistry(_source).SetExpiriesAsync("default", TimeSpan.FromDays(7), CancellationToken.None);
+        using var gate = new DatabaseGate(Options.Create(new DatabaseOptions { MaxConcurrency = 2 }));
+        await new BatchRegistry(_source, gate).SetExpiriesAsync("default", TimeSpan.FromDays(7), CancellationToken.None);
         Assert.Equal(["old-1|default|finished|expiry:true", "old-2|default|finished|expiry:true"], await RowsAsync());
         await using var command = _source.CreateCommand("SELECT count(*) FROM batch_registry WHERE expires_at - finished_at = interval '7 days'");
         Assert.Equal(2L, await command.ExecuteScalarAsync());

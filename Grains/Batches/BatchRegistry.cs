@@ -4,20 +4,20 @@ using Orleans.Batch.Grains.Database;
 
 namespace Orleans.Batch.Grains.Batches;
 
-/// <summary>What <see cref="BatchRegistry.AdmitAsync"/> decided about a new batch.</summary>
+/// <summary>What <see cref="BatchRegistry.AdmitAsync"/> decided about a new batch (its statement answers these numbers).</summary>
 public enum Admission
 {
     /// <summary>Registered now, or already registered to the same tenant (a creation sent again).</summary>
-    Admitted,
+    Admitted = 0,
 
     /// <summary>The tenant's active async batches are at its quota: nothing was registered.</summary>
-    OverQuota,
+    OverQuota = 1,
 
     /// <summary>The id names a batch of the same tenant that was deleted after its retention.</summary>
-    Gone,
+    Gone = 2,
 
     /// <summary>The id names another tenant's batch.</summary>
-    Taken,
+    Taken = 3,
 }
 
 /// <summary>A batch the retention janitor deletes: its id and tenant.</summary>
@@ -30,43 +30,41 @@ public sealed record ExpiredBatch(string BatchId, string TenantId);
 /// </summary>
 public sealed class BatchRegistry(NpgsqlDataSource dataSource, DatabaseGate gate)
 {
-    private const string ExistingSql = "SELECT tenant_id AS TenantId, deleted_at AS DeletedAt FROM batch_registry WHERE batch_id = @batchId";
+    /// <summary>
+    /// One round trip, one transaction: an async batch first takes its tenant's advisory lock, so the count that follows sees
+    /// every batch admitted before and none is admitted past the quota by a batch created at once on another silo.
+    /// </summary>
+    private const string AdmitSql = """
+        SELECT pg_advisory_xact_lock(hashtext('batch-quota:' || @tenant)) WHERE @isAsync;
+        WITH existing AS (SELECT tenant_id, deleted_at FROM batch_registry WHERE batch_id = @batchId),
+        admitted AS (
+            INSERT INTO batch_registry (batch_id, tenant_id, status, is_async)
+            SELECT @batchId, @tenant, 'active', @isAsync
+            WHERE NOT EXISTS (SELECT 1 FROM existing)
+              AND (NOT @isAsync OR (SELECT count(*) FROM batch_registry WHERE tenant_id = @tenant AND status = 'active' AND is_async) < @activeLimit)
+            ON CONFLICT (batch_id) DO NOTHING
+            RETURNING 1)
+        SELECT CASE
+            WHEN EXISTS (SELECT 1 FROM admitted) THEN 0
+            WHEN NOT EXISTS (SELECT 1 FROM existing) THEN CASE WHEN @isAsync THEN 1 ELSE 0 END
+            WHEN (SELECT tenant_id FROM existing) <> @tenant THEN 3
+            WHEN (SELECT deleted_at FROM existing) IS NOT NULL THEN 2
+            ELSE 0 END
+        """;
 
     /// <summary>
     /// Registers a new batch of <paramref name="tenant"/>, active. An async one is admitted only while the tenant has fewer
-    /// than <paramref name="activeLimit"/> active async batches: the count and the insert run under the tenant's advisory
-    /// lock, so two batches created at once on two silos cannot both take the last place.
+    /// than <paramref name="activeLimit"/> active async batches. The same batch registered again is admitted (a creation
+    /// sent again), also when it was inserted at the same moment by another call.
     /// </summary>
     public async Task<Admission> AdmitAsync(string batchId, string tenant, bool isAsync, int activeLimit, CancellationToken cancellationToken)
     {
         using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        if (isAsync)
-        {
-            await connection.ExecuteAsync(new CommandDefinition(
-                "SELECT pg_advisory_xact_lock(hashtext('batch-quota:' || @tenant))", new { tenant }, transaction, cancellationToken: cancellationToken));
-        }
-
-        var existing = await connection.QuerySingleOrDefaultAsync<ExistingRow>(
-            new CommandDefinition(ExistingSql, new { batchId }, transaction, cancellationToken: cancellationToken));
-        if (existing is not null)
-        {
-            return existing.TenantId != tenant ? Admission.Taken : existing.DeletedAt is null ? Admission.Admitted : Admission.Gone;
-        }
-
-        if (isAsync && await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-                "SELECT count(*) FROM batch_registry WHERE tenant_id = @tenant AND status = 'active' AND is_async",
-                new { tenant }, transaction, cancellationToken: cancellationToken)) >= activeLimit)
-        {
-            return Admission.OverQuota;
-        }
-
-        await connection.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO batch_registry (batch_id, tenant_id, status, is_async) VALUES (@batchId, @tenant, 'active', @isAsync)",
-            new { batchId, tenant, isAsync }, transaction, cancellationToken: cancellationToken));
-        await transaction.CommitAsync(cancellationToken);
-        return Admission.Admitted;
+        await using var results = await connection.QueryMultipleAsync(new CommandDefinition(
+            AdmitSql, new { batchId, tenant, isAsync, activeLimit }, cancellationToken: cancellationToken));
+        await results.ReadAsync();
+        return (Admission)await results.ReadSingleAsync<int>();
     }
 
     /// <summary>The batch is active again (retried, its upload reopened) or still is: it keeps no expiry.</summary>
@@ -162,5 +160,4 @@ public sealed class BatchRegistry(NpgsqlDataSource dataSource, DatabaseGate gate
         return await connection.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken));
     }
 
-    private sealed record ExistingRow(string TenantId, DateTime? DeletedAt);
 }

@@ -150,6 +150,44 @@ public sealed class BatchTenancyTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task ActiveBatchesQuota_LastPlaceTakenAtOnce_AdmitsOneBatch()
+    {
+        var tenant = $"q-{Unique.Token()}";
+        await using (var fill = fixture.Database.CreateCommand(
+            "INSERT INTO batch_registry (batch_id, tenant_id, status, is_async) SELECT $1 || '-' || n, $1, 'active', true FROM generate_series(1, 19) n"))
+        {
+            fill.Parameters.AddWithValue(tenant);
+            await fill.ExecuteNonQueryAsync();
+        }
+
+        try
+        {
+            TenantContext.Set(tenant);
+            // Uploads created at once, on both silos, for the quota's one free place; unsealed, they stay active.
+            var grains = Enumerable.Range(0, 6).Select(_ => fixture.Grains.GetGrain<IBatchGrain>(Guid.NewGuid().ToString("N"))).ToList();
+            var starts = grains.Select(async (grain, i) =>
+            {
+                try
+                {
+                    await grain.AppendAsync(0, BatchItemSlice.Of([new BatchItem(CreateUser("a", Unique.Email($"race{i}")))]));
+                    return true;
+                }
+                catch (TenantQuotaExceededException)
+                {
+                    return false;
+                }
+            });
+
+            Assert.Equal(1, (await Task.WhenAll(starts)).Count(admitted => admitted));
+            await Task.WhenAll(grains.Select(grain => grain.AbortAsync()));
+        }
+        finally
+        {
+            await ExecuteAsync("DELETE FROM batch_registry WHERE tenant_id = $1", tenant);
+        }
+    }
+
+    [Fact]
     public async Task BatchStoredBeforeTenancy_BelongsToTheDefaultTenant()
     {
         var batchId = Guid.NewGuid().ToString("N");

@@ -18,8 +18,8 @@ public sealed class IdempotencyJanitorTests(ClusterFixture fixture)
         {
             await connection.ExecuteAsync(
                 """
-                INSERT INTO idempotency_records (key, fingerprint, status, result, expires_at)
-                VALUES (@expired, '\x00', 201, '{}', now() - interval '1 minute'), (@live, '\x00', 201, '{}', now() + interval '1 hour')
+                INSERT INTO idempotency_records (tenant_id, key, fingerprint, status, result, expires_at)
+                VALUES ('default', @expired, '\x00', 201, '{}', now() - interval '1 minute'), ('default', @live, '\x00', 201, '{}', now() + interval '1 hour')
                 """,
                 new { expired, live });
         }

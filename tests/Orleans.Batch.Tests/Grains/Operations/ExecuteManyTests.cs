@@ -99,7 +99,7 @@ public sealed class ExecuteManyTests(ClusterFixture fixture)
     {
         var key = Unique.Token();
         await using var holder = await fixture.Database.OpenConnectionAsync();
-        await holder.ExecuteAsync("SELECT pg_advisory_lock(hashtextextended(@k, 0))", new { k = $"{key}:busy" });
+        await holder.ExecuteAsync("SELECT pg_advisory_lock(hashtextextended(@k, hashtext(@tenant)))", new { k = $"{key}:busy", tenant = TenantContext.Default });
 
         var responses = await Executor.ExecuteManyAsync(TenantContext.Default,
             [CreateUser("busy", Unique.Email("busy"), key), CreateUser("free", Unique.Email("free"), key)], CancellationToken.None);

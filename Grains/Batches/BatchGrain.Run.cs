@@ -207,6 +207,8 @@ public sealed partial class BatchGrain
 
     private async Task WorkAsync(RunContext run, int worker)
     {
+        // Chunks run for the batch's own tenant, whatever started the run (a call, its reminder, an activation).
+        TenantContext.Set(Owner!);
         var executor = GrainFactory.GetGrain<IChunkGrain>(worker);
         while (!run.Abandoned && !Batch.CancelRequested && await NextAsync(run) is { } first)
         {

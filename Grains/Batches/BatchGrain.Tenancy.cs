@@ -83,7 +83,7 @@ public sealed partial class BatchGrain : IIncomingGrainCallFilter, IBatchRetenti
     private async Task RegisterAsync(bool isAsync, CancellationToken cancellationToken)
     {
         var tenant = TenantContext.Required;
-        var limit = isAsync ? (await quotas.GetAsync(tenant, cancellationToken)).ActiveBatches : int.MaxValue;
+        var limit = isAsync ? (await quotas.ForAsync(tenant, cancellationToken)).ActiveBatches : int.MaxValue;
         switch (await registry.AdmitAsync(BatchId, tenant, isAsync, limit, cancellationToken))
         {
             case Admission.OverQuota:
@@ -108,7 +108,7 @@ public sealed partial class BatchGrain : IIncomingGrainCallFilter, IBatchRetenti
         }
         else if (Batch.ExpiresAt is null)
         {
-            Batch.ExpiresAt = Batch.UpdatedAt + (await quotas.GetAsync(Owner!, cancellationToken)).Retention;
+            Batch.ExpiresAt = Batch.UpdatedAt + (await quotas.ForAsync(Owner!, cancellationToken)).Retention;
         }
     }
 

@@ -22,7 +22,7 @@ public sealed partial class BatchGrain(
     Operations.StagedCreates staged,
     Database.DatabaseAvailability availability,
     BatchRegistry registry,
-    Tenancy.TenantQuotaCache quotas,
+    BatchQuotas quotas,
     IOptions<BatchOptions> options,
     ILogger<BatchGrain> logger) : Grain, IBatchGrain, IRemindable
 {

@@ -1,30 +1,49 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Options;
 using Orleans.Batch.Grains.Interfaces.Tenancy;
 
 namespace Orleans.Batch.Grains.Tenancy;
 
 /// <summary>
-/// Tenants' quotas as this silo last read them from their <see cref="ITenantGrain"/>, for <see cref="Lifetime"/>: a batch
-/// created or ended asks for its tenant's, and a quota changed through the admin API applies within that time. A tenant
-/// the grain does not know (the default one before any was created) has the configured defaults.
+/// Tenants' quotas as this silo last read them from their <see cref="ITenantGrain"/>, each for at most
+/// <see cref="MaxAge"/>: work that needs them per item (an idempotency record's retention) costs no grain call per item,
+/// and a changed quota reaches every silo within that time.
 /// </summary>
-public sealed class TenantQuotaCache(IGrainFactory grains, IOptions<TenantQuotaOptions> defaults)
+public sealed class TenantQuotaCache(Func<string, CancellationToken, Task<TenantQuotas?>> read, TimeProvider time)
 {
-    public static readonly TimeSpan Lifetime = TimeSpan.FromSeconds(10);
+    /// <summary>How long a read answers before the tenant's grain is asked again.</summary>
+    public static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(30);
 
-    private readonly ConcurrentDictionary<string, (TenantQuotas Quotas, DateTimeOffset ReadAt)> _read = new(StringComparer.Ordinal);
+    /// <summary>Tenants remembered at most; past that the cache starts over (the ids come from callers' credentials).</summary>
+    private const int MaxTenants = 10_000;
 
-    public async Task<TenantQuotas> GetAsync(string tenant, CancellationToken cancellationToken = default)
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+
+    /// <summary>Reads each tenant's quotas from its grain.</summary>
+    public TenantQuotaCache(IGrainFactory grains)
+        : this((tenant, cancellationToken) => grains.GetGrain<ITenantGrain>(tenant).GetQuotasAsync(cancellationToken), TimeProvider.System)
     {
-        var now = DateTimeOffset.UtcNow;
-        if (_read.TryGetValue(tenant, out var kept) && now - kept.ReadAt < Lifetime)
+    }
+
+    /// <summary>The tenant's effective quotas, or null when no tenant has this id.</summary>
+    public ValueTask<TenantQuotas?> GetAsync(string tenant, CancellationToken cancellationToken)
+    {
+        var now = time.GetTimestamp();
+        return _entries.TryGetValue(tenant, out var entry) && time.GetElapsedTime(entry.ReadAt, now) < MaxAge
+            ? ValueTask.FromResult(entry.Quotas)
+            : ReadAsync(tenant, now, cancellationToken);
+    }
+
+    private async ValueTask<TenantQuotas?> ReadAsync(string tenant, long now, CancellationToken cancellationToken)
+    {
+        var quotas = await read(tenant, cancellationToken);
+        if (_entries.Count >= MaxTenants)
         {
-            return kept.Quotas;
+            _entries.Clear();
         }
 
-        var quotas = await grains.GetGrain<ITenantGrain>(tenant).GetQuotasAsync(cancellationToken) ?? defaults.Value.ToQuotas();
-        _read[tenant] = (quotas, now);
+        _entries[tenant] = new Entry(quotas, now);
         return quotas;
     }
+
+    private sealed record Entry(TenantQuotas? Quotas, long ReadAt);
 }

@@ -7,7 +7,7 @@ namespace Orleans.Batch.Grains.Batches.Retention;
 
 public static class RetentionExtensions
 {
-    /// <summary>The batch registry, and the janitor that deletes finished batches after their tenant's retention.</summary>
+    /// <summary>The batch registry, the quotas batches are held to, and the janitor that deletes finished batches after their tenant's retention.</summary>
     public static IServiceCollection AddBatchRetention(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<RetentionOptions>()
@@ -15,6 +15,7 @@ public static class RetentionExtensions
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<RetentionOptions>, SelfValidation<RetentionOptions>>();
         services.AddSingleton<BatchRegistry>();
+        services.AddSingleton<BatchQuotas>();
         services.AddSingleton<RetentionJanitor>();
         services.AddHostedService(sp => sp.GetRequiredService<RetentionJanitor>());
         return services;

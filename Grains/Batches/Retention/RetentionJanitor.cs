@@ -4,7 +4,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Batch.Grains.Interfaces.Tenancy;
-using Orleans.Batch.Grains.Tenancy;
 
 namespace Orleans.Batch.Grains.Batches.Retention;
 
@@ -14,7 +13,7 @@ namespace Orleans.Batch.Grains.Batches.Retention;
 /// a session advisory lock lets one sweep at a time, and the others skip their turn.
 /// </summary>
 public sealed partial class RetentionJanitor(
-    NpgsqlDataSource dataSource, BatchRegistry registry, TenantQuotaCache quotas, IGrainFactory grains,
+    NpgsqlDataSource dataSource, BatchRegistry registry, BatchQuotas quotas, IGrainFactory grains,
     IOptions<RetentionOptions> options, ILogger<RetentionJanitor> logger) : BackgroundService
 {
     /// <summary>A batch registered this long ago without a stored item was abandoned as it was created.</summary>
@@ -35,7 +34,7 @@ public sealed partial class RetentionJanitor(
             var size = options.Value.SliceSize;
             foreach (var tenant in await registry.TenantsWithoutExpiryAsync(size, cancellationToken))
             {
-                await registry.SetExpiriesAsync(tenant, (await quotas.GetAsync(tenant, cancellationToken)).Retention, cancellationToken);
+                await registry.SetExpiriesAsync(tenant, (await quotas.ForAsync(tenant, cancellationToken)).Retention, cancellationToken);
             }
 
             var deleted = 0;

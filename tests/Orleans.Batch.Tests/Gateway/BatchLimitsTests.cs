@@ -12,7 +12,7 @@ using static Orleans.Batch.Tests.Infrastructure.BatchLifecycle;
 namespace Orleans.Batch.Tests.Gateway;
 
 /// <summary>
-/// A tenant's limits over HTTP (every request acts for the default tenant until credentials are required): its active
+/// A tenant's limits over HTTP (the tenant the fixture's requests act for): its active
 /// async batches, rows per import, and the retention of its finished batches. The cluster has small quotas of its own
 /// and sweeps every second; other clusters share the database, so the tests fill quotas with rows of their own.
 /// </summary>
@@ -44,8 +44,12 @@ public sealed class BatchLimitsTests(BatchLimitsTests.LimitsFixture fixture) : I
         var first = await _api.PostAsync("/batch", new { mode = "async", operations = new[] { CreateUser("a", Unique.Email("active")) } });
         Assert.Equal(HttpStatusCode.Accepted, first.Status);
         var filler = $"fill-{Unique.Token()}";
-        await ExecuteAsync(
-            $"INSERT INTO batch_registry (batch_id, tenant_id, status, is_async) SELECT '{filler}-' || n, 'default', 'active', true FROM generate_series(1, {ActiveBatches}) n");
+        // The quota is taken by rows of the tenant the requests act for, as the first batch's row names it.
+        await ExecuteAsync($"""
+            INSERT INTO batch_registry (batch_id, tenant_id, status, is_async)
+            SELECT '{filler}-' || n, (SELECT tenant_id FROM batch_registry WHERE batch_id = '{first.BatchId()}'), 'active', true
+            FROM generate_series(1, {ActiveBatches}) n
+            """);
         ApiResponse refused, refusedImport, sync;
         var refusedEmail = Unique.Email("refused");
         try

@@ -4,6 +4,7 @@ using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Errors;
 using Orleans.Batch.Grains.Interfaces.Health;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 
 namespace Orleans.Batch.Grains.Hosting;
 
@@ -17,7 +18,8 @@ namespace Orleans.Batch.Grains.Hosting;
 /// </summary>
 internal sealed partial class GatewayBoundaryFilter(ILogger<GatewayBoundaryFilter> logger) : IIncomingGrainCallFilter
 {
-    private static readonly HashSet<Type> GatewayFacing = [typeof(IBatchGrain), typeof(ISubmissionGrain), typeof(IOperationGrain), typeof(IHealthGrain)];
+    private static readonly HashSet<Type> GatewayFacing = [typeof(IBatchGrain), typeof(ISubmissionGrain), typeof(IOperationGrain), typeof(IHealthGrain),
+        typeof(ITenantGrain), typeof(ITenantAdminGrain), typeof(IApiKeyGrain)];
 
     public async Task Invoke(IIncomingGrainCallContext context)
     {

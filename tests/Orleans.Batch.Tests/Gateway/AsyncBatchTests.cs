@@ -276,7 +276,9 @@ public sealed class AsyncBatchTests(ClusterFixture fixture)
             using var startTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             await app.StartAsync(startTimeout.Token);
             var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-            return new SecondGateway(app, new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromMinutes(1) });
+            var http = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromMinutes(1) };
+            http.DefaultRequestHeaders.Authorization = fixture.Http.DefaultRequestHeaders.Authorization;
+            return new SecondGateway(app, http);
         }
 
         public async ValueTask DisposeAsync()

@@ -169,11 +169,19 @@ public sealed class AuthenticationTests(ClusterFixture fixture)
     [Fact]
     public async Task Dashboard_RequiresAdmin()
     {
-        var admin = await fixture.ClientForAsync(null, ApiRoles.Admin);
+        var key = await fixture.CreateKeyAsync(null, ApiRoles.Admin);
+        // HttpClient drops the credential when it follows a redirect (/dashboard to /dashboard/): follow it here.
+        using var admin = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = fixture.Http.BaseAddress };
+        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key.Key);
 
         await AssertForbiddenAsync(await fixture.Http.GetAsync("/dashboard"));
         var response = await admin.GetAsync("/dashboard");
-        Assert.True((int)response.StatusCode < 400, $"the dashboard answered an admin {(int)response.StatusCode}");
+        for (var hops = 0; hops < 3 && response.Headers.Location is { } next; hops++)
+        {
+            response = await admin.GetAsync(next);
+        }
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"the dashboard answered an admin {(int)response.StatusCode}");
     }
 
     [Fact]

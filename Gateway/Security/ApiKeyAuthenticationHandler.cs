@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using Orleans.Batch.Grains.Interfaces.Tenancy;
 
@@ -16,7 +17,8 @@ public sealed class ApiKeyAuthenticationHandler(
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var key = Credentials.Read(Request, out var malformed);
-        if (key is null && !malformed)
+        // A route open to all (GET /health) does not ask the cluster about a key: it must answer while the cluster cannot.
+        if ((key is null && !malformed) || Context.GetEndpoint()?.Metadata.GetMetadata<IAllowAnonymous>() is not null)
         {
             return AuthenticateResult.NoResult();
         }

@@ -185,11 +185,13 @@ public sealed class AuthenticationTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task Health_NeedsNoCredential()
+    public async Task Health_NeedsNoCredential_AndIgnoresOne()
     {
-        var response = await fixture.NewClient().GetAsync("/health");
+        var anonymous = await fixture.NewClient().GetAsync("/health");
+        var unknown = await fixture.NewClient(key: ApiKeys.NewKey(ApiKeys.NewKeyId())).GetAsync("/health");
 
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, anonymous.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, unknown.StatusCode);
     }
 
     [Fact]

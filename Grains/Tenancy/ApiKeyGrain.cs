@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
 using Orleans.Batch.Grains.Interfaces.Tenancy;
 
 namespace Orleans.Batch.Grains.Tenancy;
@@ -7,7 +8,7 @@ namespace Orleans.Batch.Grains.Tenancy;
 /// One API key, keyed by its key id: the only writer of its row, which it keeps in memory, so a revocation refuses the
 /// key's next verification at once. An id with no row is read again on every call and the activation is dropped when idle.
 /// </summary>
-public sealed class ApiKeyGrain(TenantStore store) : Grain, IApiKeyGrain
+public sealed partial class ApiKeyGrain(TenantStore store, ILogger<ApiKeyGrain> logger) : Grain, IApiKeyGrain
 {
     private KeyRow? _row;
 
@@ -26,6 +27,11 @@ public sealed class ApiKeyGrain(TenantStore store) : Grain, IApiKeyGrain
         }
 
         _row = await store.InsertKeyAsync(KeyId, tenant, role, hash, cancellationToken);
+        if (_row is not null)
+        {
+            LogCreated(KeyId, role, tenant ?? "(operator)");
+        }
+
         return _row?.Info;
     }
 
@@ -45,6 +51,7 @@ public sealed class ApiKeyGrain(TenantStore store) : Grain, IApiKeyGrain
         }
 
         _row = await store.RevokeKeyAsync(KeyId, cancellationToken);
+        LogRevoked(KeyId, _row?.Tenant ?? "(operator)");
         return _row is not null;
     }
 
@@ -62,4 +69,10 @@ public sealed class ApiKeyGrain(TenantStore store) : Grain, IApiKeyGrain
 
         return _row;
     }
+
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "API key {KeyId} ({Role}) created for tenant {Tenant}")]
+    private partial void LogCreated(string keyId, string role, string tenant);
+
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Information, Message = "API key {KeyId} of tenant {Tenant} revoked")]
+    private partial void LogRevoked(string keyId, string tenant);
 }

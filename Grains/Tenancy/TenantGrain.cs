@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Batch.Grains.Interfaces.Tenancy;
 
@@ -7,7 +8,7 @@ namespace Orleans.Batch.Grains.Tenancy;
 /// One tenant: its quotas, the configured defaults with its stored overrides laid over. The only writer of its row, so
 /// it keeps the row in memory once read; an id with no row is read again on every call (it may be created meanwhile).
 /// </summary>
-public sealed class TenantGrain(IOptions<TenantQuotaOptions> defaults, TenantStore store) : Grain, ITenantGrain
+public sealed partial class TenantGrain(IOptions<TenantQuotaOptions> defaults, TenantStore store, ILogger<TenantGrain> logger) : Grain, ITenantGrain
 {
     private TenantRow? _row;
 
@@ -29,6 +30,11 @@ public sealed class TenantGrain(IOptions<TenantQuotaOptions> defaults, TenantSto
         }
 
         _row = await store.InsertTenantAsync(Id, name, cancellationToken);
+        if (_row is not null)
+        {
+            LogCreated(Id);
+        }
+
         return _row?.Info;
     }
 
@@ -48,6 +54,7 @@ public sealed class TenantGrain(IOptions<TenantQuotaOptions> defaults, TenantSto
         }
 
         _row = await store.SetOverridesAsync(Id, overrides, cancellationToken);
+        LogQuotasSet(Id, overrides);
         return _row is null ? null : Settings(_row);
     }
 
@@ -55,4 +62,10 @@ public sealed class TenantGrain(IOptions<TenantQuotaOptions> defaults, TenantSto
         _row ??= TenantContext.IsValidId(Id) ? await store.GetTenantAsync(Id, cancellationToken) : null;
 
     private TenantQuotaSettings Settings(TenantRow row) => new(row.Overrides.Over(defaults.Value.ToQuotas()), row.Overrides);
+
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Information, Message = "Tenant {Tenant} created")]
+    private partial void LogCreated(string tenant);
+
+    [LoggerMessage(EventId = 5004, Level = LogLevel.Information, Message = "Quota overrides of tenant {Tenant} set to {Overrides}")]
+    private partial void LogQuotasSet(string tenant, TenantQuotaOverrides overrides);
 }

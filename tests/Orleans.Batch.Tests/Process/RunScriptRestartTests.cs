@@ -102,7 +102,6 @@ public sealed class RunScriptRestartTests(ITestOutputHelper output)
             }
         }
 
-        Assert.Contains(".run", run.Output, StringComparison.Ordinal);
         Assert.Contains("dev-api-key", run.Output, StringComparison.Ordinal);
         using var anonymous = new HttpClient { BaseAddress = run.Ports.Url };
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/users?limit=1")).StatusCode);

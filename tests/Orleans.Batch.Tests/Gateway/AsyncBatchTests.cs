@@ -124,8 +124,8 @@ public sealed class AsyncBatchTests(ClusterFixture fixture)
     {
         await using var gateway = await SecondGateway.StartAsync(fixture, new() { ["Batch:SyncTimeout"] = "00:00:00.200" });
         var api = new BatchApi(gateway.Http);
-        await using var autoHold = await UserInsertHold.AcquireAsync(fixture.Database, Unique.Email("slow-auto"));
-        await using var syncHold = await UserInsertHold.AcquireAsync(fixture.Database, Unique.Email("slow-sync"));
+        await using var autoHold = await UserInsertHold.AcquireAsync(fixture.Database, Unique.Email("slow-auto"), fixture.Tenant);
+        await using var syncHold = await UserInsertHold.AcquireAsync(fixture.Database, Unique.Email("slow-sync"), fixture.Tenant);
 
         var auto = await api.PostAsync("/batch", new { operations = new[] { CreateUser("a", autoHold.Email) } });
         var sync = await api.PostAsync("/batch", new { mode = "sync", operations = new[] { CreateUser("s", syncHold.Email) } });
@@ -178,7 +178,7 @@ public sealed class AsyncBatchTests(ClusterFixture fixture)
         const int blocked = 250;
         var token = Unique.Token();
         var emails = Enumerable.Range(0, total).Select(i => $"poll{i}-{token}@example.com").ToList();
-        await using var hold = await UserInsertHold.AcquireAsync(fixture.Database, emails[blocked]);
+        await using var hold = await UserInsertHold.AcquireAsync(fixture.Database, emails[blocked], fixture.Tenant);
 
         var response = await _api.PostAsync("/batch", new
         {

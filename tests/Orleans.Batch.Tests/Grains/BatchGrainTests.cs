@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.Batch.Grains.Diagnostics;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Tests.Infrastructure;
 using Orleans.TestingHost;
 
@@ -166,6 +167,8 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
     private async Task<Finished> RunAsync(IReadOnlyList<OperationRequest> operations, int? concurrency)
     {
         var grain = fixture.Grains.GetGrain<IBatchGrain>(Guid.NewGuid().ToString("N"));
+        // The batch acts for the tenant the fixture's HTTP client (which made its users) acts for.
+        TenantContext.Set(fixture.Tenant);
         await grain.StartAsync(new BatchRequest(operations, concurrency));
         return await WaitAsync(grain);
     }

@@ -99,6 +99,39 @@ start_gateway() {
     dotnet "$GATEWAY_DLL" --urls "$URLS"
 }
 
+# new_api_key: a key in the service's format (ApiKeys in Grains.Interfaces): obk_, a key id of 12 hex digits, _, and
+# 256 random bits in base64url.
+new_api_key() {
+  local id secret
+  id="$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  secret="$(head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=')"
+  printf 'obk_%s_%s\n' "$id" "$secret"
+}
+
+# ensure_dev_keys: on the first start writes a writer key of tenant `dev` to STATE/dev-api-key and an operator (admin)
+# key to STATE/admin-api-key (mode 0600); on every start stores the tenant and the keys' SHA-256 unless present, so a
+# key revoked through the admin API stays revoked (delete its file for a new one).
+ensure_dev_keys() {
+  local name file key args=()
+  for name in dev admin; do
+    file="$STATE/$name-api-key"
+    if ! grep -qsxE 'obk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}' "$file"; then
+      (umask 077 && new_api_key >"$file.tmp") && mv -f "$file.tmp" "$file"
+      log "wrote a new ${name} API key to ${file#"$REPO_ROOT"/}"
+    fi
+    chmod 600 "$file"
+    key="$(<"$file")"
+    args+=(-v "${name}_id=$(cut -c5-16 <<<"$key")" -v "${name}_hash=$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)")
+  done
+  pg_psql "$PG_PORT" "$DB" "${args[@]}" <<'SQL'
+INSERT INTO tenants (id, name) VALUES ('dev', 'Development tenant') ON CONFLICT (id) DO NOTHING;
+INSERT INTO api_keys (key_id, tenant_id, role, hash) VALUES (:'dev_id', 'dev', 'writer', decode(:'dev_hash', 'hex'))
+ON CONFLICT (key_id) DO NOTHING;
+INSERT INTO api_keys (key_id, tenant_id, role, hash) VALUES (:'admin_id', NULL, 'admin', decode(:'admin_hash', 'hex'))
+ON CONFLICT (key_id) DO NOTHING;
+SQL
+}
+
 export_app_config() {
   export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=$DB;Maximum Pool Size=50"
   export ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT"
@@ -213,6 +246,7 @@ main() {
   start_redis "$STATE" "$REDIS_PORT"
   create_database "$PG_PORT" "$DB"
   apply_schema "$PG_PORT" "$DB"
+  ensure_dev_keys
 
   if [[ "${BATCH_RUN_SKIP_BUILD:-}" == 1 ]]; then log "skipping the build (BATCH_RUN_SKIP_BUILD=1)"; else build_solution; fi
   [[ -f "$SILO_DLL" && -f "$GATEWAY_DLL" ]] || die "build output missing: $SILO_DLL / $GATEWAY_DLL"
@@ -231,7 +265,10 @@ main() {
 
 Orleans.Batch is running with $SILOS silo(s).
   API:        $url
-  Dashboard:  $url/dashboard
+  Dashboard:  $url/dashboard (admin key)
+  API key:    ${STATE#"$REPO_ROOT"/}/dev-api-key (tenant dev, writer), e.g.
+              curl -H "Authorization: Bearer \$(cat ${STATE#"$REPO_ROOT"/}/dev-api-key)" $url/users
+  Admin key:  ${STATE#"$REPO_ROOT"/}/admin-api-key (the operator: /admin/..., the dashboard)
   Logs:       ${LOGS#"$REPO_ROOT"/}/
 $(((RESTART)) && echo "A silo or the gateway that exits is restarted (--no-restart turns it off)." || echo "A silo or the gateway that exits is only reported (--no-restart).")
 Ctrl-C to stop.

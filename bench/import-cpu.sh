@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # One CSV import of N users (default 100000) against a running ./run.sh: wall time, and the CPU seconds each part
 # of the service spent on it (gateway, each silo, PostgreSQL), read from /proc before and after.
-#   bench/import-cpu.sh [ROWS] [--url http://127.0.0.1:8080] [--concurrency N]
+#   bench/import-cpu.sh [ROWS] [--url http://127.0.0.1:8080] [--concurrency N] [--key-file .run/dev-api-key]
 set -euo pipefail
-rows=100000 url=http://127.0.0.1:8080 concurrency=""
+rows=100000 url=http://127.0.0.1:8080 concurrency="" key_file="$(dirname "${BASH_SOURCE[0]}")/../.run/dev-api-key"
 while (($#)); do
   case "$1" in
     --url) url="$2"; shift 2 ;;
     --concurrency) concurrency="?concurrency=$2"; shift 2 ;;
+    --key-file) key_file="$2"; shift 2 ;;
     *) rows="$1"; shift ;;
   esac
 done
+auth="Authorization: Bearer $(<"$key_file")"
 
 file="$(mktemp --suffix=.csv)"
 trap 'rm -f "$file"' EXIT
@@ -36,9 +38,9 @@ field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
 
 before="$(snapshot)"
 start=$(date +%s.%N)
-id="$(curl -sf -X POST "$url/batch/users/import$concurrency" -H 'content-type: text/csv' --data-binary @"$file" | field batchId)"
+id="$(curl -sf -X POST "$url/batch/users/import$concurrency" -H "$auth" -H 'content-type: text/csv' --data-binary @"$file" | field batchId)"
 uploaded=$(date +%s.%N)
-while status="$(curl -sf "$url/batch/$id/status?wait=30" | field status)"; [[ $status == pending || $status == processing ]]; do
+while status="$(curl -sf -H "$auth" "$url/batch/$id/status?wait=30" | field status)"; [[ $status == pending || $status == processing ]]; do
   sleep 0.05
 done
 end=$(date +%s.%N)

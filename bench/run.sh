@@ -4,6 +4,7 @@
 #   --state .run  --import-rows 100000  --single-requests 20000  --single-connections 32
 #   --sync-batches 200  --large-import-rows 1000000 (0 skips it)  --repeats 5 (imports and COPYs, in turns, each on a quiet database; medians)
 #   --markdown FILE (also write the table there)
+#   --key-file STATE/dev-api-key (the API key ./run.sh wrote; every request sends it)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 dotnet build bench/Orleans.Batch.Bench -c Release -nologo -v q >/dev/null

@@ -10,7 +10,7 @@ public static class HealthEndpoints
 
     public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/health", CheckAsync).WithTags("Health");
+        app.MapGet("/health", CheckAsync).WithTags("Health").AllowAnonymous();
         return app;
     }
 

@@ -12,7 +12,7 @@ public static class BatchApiExtensions
         builder.Services.AddOptions<BatchApiOptions>()
             .Bind(builder.Configuration.GetSection(BatchApiOptions.Section))
             .ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<BatchApiOptions>, Validator>();
+        builder.Services.AddSingleton<IValidateOptions<BatchApiOptions>, OptionsValidator<BatchApiOptions>>();
         builder.Services.AddSingleton<IConfigureOptions<KestrelServerOptions>, KestrelLimits>();
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
@@ -30,13 +30,21 @@ public static class BatchApiExtensions
             kestrel.ConfigureEndpointDefaults(KestrelErrorBodies.Use);
         }
     }
+}
 
-    private sealed class Validator : IValidateOptions<BatchApiOptions>
+/// <summary>Options of the gateway that list their own problems, one message per invalid setting.</summary>
+internal interface IValidatedOptions
+{
+    IEnumerable<string> Validate();
+}
+
+/// <summary>Validates <typeparamref name="T"/> at start-up with its own <see cref="IValidatedOptions.Validate"/>.</summary>
+internal sealed class OptionsValidator<T> : IValidateOptions<T>
+    where T : class, IValidatedOptions
+{
+    public ValidateOptionsResult Validate(string? name, T options)
     {
-        public ValidateOptionsResult Validate(string? name, BatchApiOptions options)
-        {
-            var failures = options.Validate().ToList();
-            return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-        }
+        var failures = options.Validate().ToList();
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -1,7 +1,7 @@
 namespace Orleans.Batch.Gateway.Hosting;
 
 /// <summary>Limits the gateway enforces on requests. Bound from the <c>Batch</c> section.</summary>
-public sealed class BatchApiOptions
+public sealed class BatchApiOptions : IValidatedOptions
 {
     public const string Section = "Batch";
 
@@ -47,7 +47,7 @@ public sealed class BatchApiOptions
     /// </summary>
     public int RetryAfterSeconds { get; set; } = 5;
 
-    internal IEnumerable<string> Validate()
+    public IEnumerable<string> Validate()
     {
         if (MaxOperations is < 1 or > 1_000_000)
         {

@@ -22,6 +22,7 @@ public static class GatewayApp
         }
 
         builder.AddBatchApi();
+        builder.AddBatchSecurity();
         builder.AddBatchOrleansClient();
         return builder;
     }
@@ -34,12 +35,13 @@ public static class GatewayApp
         // A status set with no body (an unrouted path, a wrong method) is answered as problem details too.
         app.UseStatusCodePages(context => ProblemResponses.WriteAsync(context.HttpContext, ApiProblems.ForStatus(
             context.HttpContext.Response.StatusCode, context.HttpContext.Request.Method, StorableText.Printable(context.HttpContext.Request.Path.Value ?? "/"))));
-        app.Use(TenantScope.InvokeAsync);
+        app.UseBatchSecurity();
         app.MapHealthEndpoints();
+        app.MapAdminEndpoints();
         app.MapBatchEndpoints();
         app.MapImportEndpoints();
         app.MapResourceEndpoints();
-        app.MapOrleansDashboard(routePrefix: "/dashboard");
+        app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(SecurityPolicies.Admin);
         return app;
     }
 }

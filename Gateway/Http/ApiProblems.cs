@@ -112,6 +112,21 @@ internal static class ApiProblems
         $"The request has more than {maxCount} header fields or more than {maxBytes} bytes of them.",
         new() { ["limit"] = maxBytes, ["maxCount"] = maxCount });
 
+    /// <summary>No credential, or one that is malformed, unknown, revoked or expired.</summary>
+    public static ProblemDetails Unauthorized(string detail) => Create(401, "unauthorized", "Unauthorized", detail);
+
+    /// <summary>A valid credential whose role does not allow the request.</summary>
+    public static ProblemDetails Forbidden(string detail) => Create(403, "forbidden", "Forbidden", detail);
+
+    public static ProblemDetails TenantExists(string tenant) => Create(409, "tenant-exists", "Conflict",
+        $"A tenant with the id '{tenant}' exists already.", new() { ["tenant"] = tenant });
+
+    public static ProblemDetails TenantNotFound(string tenant) => Create(404, "tenant-not-found", "Tenant not found",
+        $"No tenant has the id '{tenant}'.", new() { ["tenant"] = tenant });
+
+    public static ProblemDetails KeyNotFound(string keyId) => Create(404, "key-not-found", "API key not found",
+        $"No API key has the id '{keyId}'.", new() { ["keyId"] = keyId });
+
     public static ProblemDetails ClusterUnavailable() => Create(503, "cluster-unavailable", "Service Unavailable",
         "No silo of the cluster could be reached; retry later.");
 

@@ -4,6 +4,7 @@ namespace Orleans.Batch.Gateway.Security;
 
 /// <summary>
 /// Makes the authenticated caller's tenant the tenant of every grain call the request makes (<see cref="TenantContext"/>).
+/// A tenant's credential always carries its tenant; the operator's carries none, and its calls act for no tenant.
 /// </summary>
 public static class TenantScope
 {
@@ -12,9 +13,15 @@ public static class TenantScope
 
     public static async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
-        // Until credentials are required every caller acts for the default tenant.
-        var tenant = context.User.FindFirst(TenantClaim)?.Value ?? TenantContext.Default;
-        TenantContext.Set(tenant);
+        if (context.User.FindFirst(TenantClaim)?.Value is { } tenant)
+        {
+            TenantContext.Set(tenant);
+        }
+        else
+        {
+            TenantContext.Clear();
+        }
+
         try
         {
             await next(context);

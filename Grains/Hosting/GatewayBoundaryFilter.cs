@@ -18,7 +18,8 @@ namespace Orleans.Batch.Grains.Hosting;
 /// </summary>
 internal sealed partial class GatewayBoundaryFilter(ILogger<GatewayBoundaryFilter> logger) : IIncomingGrainCallFilter
 {
-    private static readonly HashSet<Type> GatewayFacing = [typeof(IBatchGrain), typeof(ISubmissionGrain), typeof(IOperationGrain), typeof(IHealthGrain)];
+    private static readonly HashSet<Type> GatewayFacing = [typeof(IBatchGrain), typeof(ISubmissionGrain), typeof(IOperationGrain), typeof(IHealthGrain),
+        typeof(ITenantGrain), typeof(ITenantAdminGrain), typeof(IApiKeyGrain)];
 
     public async Task Invoke(IIncomingGrainCallContext context)
     {

@@ -1,4 +1,5 @@
 using Orleans.Batch.Grains.Hosting;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 
 namespace Orleans.Batch.Grains.Tenancy;
 
@@ -39,44 +40,21 @@ public sealed class TenantQuotaOptions : ISelfValidating
 
     internal IEnumerable<string> Validate()
     {
-        if (RequestsPerSecond is <= 0 or > 1_000_000 || double.IsNaN(RequestsPerSecond))
+        var problems = new (string Field, object Value, string? Problem)[]
         {
-            yield return $"{Section}:RequestsPerSecond must be above 0 and at most 1000000; got {RequestsPerSecond}.";
-        }
-
-        if (Burst is < 1 or > 1_000_000)
-        {
-            yield return $"{Section}:Burst must be from 1 to 1000000; got {Burst}.";
-        }
-
-        if (ActiveBatches is < 1 or > 100_000)
-        {
-            yield return $"{Section}:ActiveBatches must be from 1 to 100000; got {ActiveBatches}.";
-        }
-
-        if (InFlightOperations is < 1 or > 100_000)
-        {
-            yield return $"{Section}:InFlightOperations must be from 1 to 100000; got {InFlightOperations}.";
-        }
-
-        if (ImportRows < 1)
-        {
-            yield return $"{Section}:ImportRows must be at least 1; got {ImportRows}.";
-        }
-
-        if (Weight is < 1 or > 1000)
-        {
-            yield return $"{Section}:Weight must be from 1 to 1000; got {Weight}.";
-        }
-
-        if (Retention < TimeSpan.FromMinutes(1))
-        {
-            yield return $"{Section}:Retention must be at least 1 minute; got {Retention}.";
-        }
-
-        if (IdempotencyRetention < TimeSpan.FromMinutes(1))
-        {
-            yield return $"{Section}:IdempotencyRetention must be at least 1 minute; got {IdempotencyRetention}.";
-        }
+            (nameof(RequestsPerSecond), RequestsPerSecond, TenantQuotaLimits.RequestsPerSecond(RequestsPerSecond)),
+            (nameof(Burst), Burst, TenantQuotaLimits.Burst(Burst)),
+            (nameof(ActiveBatches), ActiveBatches, TenantQuotaLimits.ActiveBatches(ActiveBatches)),
+            (nameof(InFlightOperations), InFlightOperations, TenantQuotaLimits.InFlightOperations(InFlightOperations)),
+            (nameof(ImportRows), ImportRows, TenantQuotaLimits.ImportRows(ImportRows)),
+            (nameof(Weight), Weight, TenantQuotaLimits.Weight(Weight)),
+            (nameof(Retention), Retention, TenantQuotaLimits.Retention(Retention)),
+            (nameof(IdempotencyRetention), IdempotencyRetention, TenantQuotaLimits.IdempotencyRetention(IdempotencyRetention)),
+        };
+        return problems.Where(p => p.Problem is not null).Select(p => $"{Section}:{p.Field} {p.Problem}; got {p.Value}.");
     }
+
+    /// <summary>The defaults as quotas.</summary>
+    public TenantQuotas ToQuotas() =>
+        new(RequestsPerSecond, Burst, ActiveBatches, InFlightOperations, ImportRows, Weight, Retention, IdempotencyRetention);
 }

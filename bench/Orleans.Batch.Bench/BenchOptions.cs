@@ -17,7 +17,8 @@ internal sealed record BenchOptions(
     int ChunkSize,
     int ChunkConcurrency,
     int Rounds,
-    int DatabaseConcurrency)
+    int DatabaseConcurrency,
+    string ApiKey)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -28,10 +29,11 @@ internal sealed record BenchOptions(
         }
 
         int Int(string name, int fallback) => values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+        var state = values.GetValueOrDefault("state", ".run");
         return new BenchOptions(
             new Uri(values.GetValueOrDefault("url", "http://127.0.0.1:8080")),
             values.GetValueOrDefault("postgres", "Host=127.0.0.1;Port=15432;Username=postgres;Database=orleans_batch"),
-            values.GetValueOrDefault("state", ".run"),
+            state,
             Int("import-rows", 100_000),
             Int("single-requests", 20_000),
             Int("single-connections", 32),
@@ -42,6 +44,18 @@ internal sealed record BenchOptions(
             Math.Max(1, Int("chunk-size", 500)),
             Math.Max(1, Int("concurrency", 16)),
             Math.Max(1, Int("rounds", 12)),
-            Math.Max(1, Int("database-concurrency", 16)));
+            Math.Max(1, Int("database-concurrency", 16)),
+            ReadKey(values.GetValueOrDefault("key-file", Path.Combine(state, "dev-api-key"))));
+    }
+
+    /// <summary>The API key ./run.sh wrote (a writer key of tenant dev); empty when the file is missing (the chunk path needs none).</summary>
+    private static string ReadKey(string file) => File.Exists(file) ? File.ReadAllText(file).Trim() : "";
+
+    /// <summary>A client of the service that sends <see cref="ApiKey"/>.</summary>
+    public HttpClient Client(TimeSpan? timeout = null)
+    {
+        var http = new HttpClient { BaseAddress = Url, Timeout = timeout ?? TimeSpan.FromSeconds(100) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiKey);
+        return http;
     }
 }

@@ -10,7 +10,7 @@ namespace Orleans.Batch.Bench;
 /// <summary>The measurements docs/PERFORMANCE.md reports, run one after another against the same PostgreSQL.</summary>
 internal sealed class Benchmarks(BenchOptions options)
 {
-    private readonly HttpClient _http = new() { BaseAddress = options.Url, Timeout = TimeSpan.FromHours(1) };
+    private readonly HttpClient _http = options.Client(TimeSpan.FromHours(1));
     private readonly StringBuilder _report = new();
 
     public async Task<string> RunAllAsync()
@@ -199,7 +199,7 @@ internal sealed class Benchmarks(BenchOptions options)
         var clock = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, connections).Select(async _ =>
         {
-            using var http = new HttpClient { BaseAddress = options.Url };
+            using var http = options.Client();
             int i;
             while ((i = Interlocked.Increment(ref next)) <= requests)
             {

@@ -39,7 +39,7 @@ public sealed class ChaosRun(ChaosOptions options, Stopwatch clock)
         await RunScript.RequirePortsFreeAsync(options.Ports.All(Silos));
         Log($"run {_token}: ./run.sh --silos {Silos} on {options.Ports.Url}, state {options.State}");
         await using var run = RunScript.Start(root, options.State, options.Ports, Silos);
-        using var http = new HttpClient { BaseAddress = options.Ports.Url, Timeout = TimeSpan.FromSeconds(60) };
+        using var http = run.Client(TimeSpan.FromSeconds(60));
         var client = new RetryingClient(http, Log);
         try
         {

@@ -124,8 +124,8 @@ public sealed class AsyncBatchTests(ClusterFixture fixture)
     {
         await using var gateway = await SecondGateway.StartAsync(fixture, new() { ["Batch:SyncTimeout"] = "00:00:00.200" });
         var api = new BatchApi(gateway.Http);
-        await using var autoHold = await UserInsertHold.AcquireAsync(fixture.Database, Unique.Email("slow-auto"));
-        await using var syncHold = await UserInsertHold.AcquireAsync(fixture.Database, Unique.Email("slow-sync"));
+        await using var autoHold = await UserInsertHold.AcquireAsync(fixture.Database, Unique.Email("slow-auto"), fixture.Tenant);
+        await using var syncHold = await UserInsertHold.AcquireAsync(fixture.Database, Unique.Email("slow-sync"), fixture.Tenant);
 
         var auto = await api.PostAsync("/batch", new { operations = new[] { CreateUser("a", autoHold.Email) } });
         var sync = await api.PostAsync("/batch", new { mode = "sync", operations = new[] { CreateUser("s", syncHold.Email) } });
@@ -179,7 +179,7 @@ public sealed class AsyncBatchTests(ClusterFixture fixture)
         const int blocked = 250;
         var token = Unique.Token();
         var emails = Enumerable.Range(0, total).Select(i => $"poll{i}-{token}@example.com").ToList();
-        await using var hold = await UserInsertHold.AcquireAsync(fixture.Database, emails[blocked]);
+        await using var hold = await UserInsertHold.AcquireAsync(fixture.Database, emails[blocked], fixture.Tenant);
 
         var response = await _api.PostAsync("/batch", new
         {
@@ -277,7 +277,9 @@ public sealed class AsyncBatchTests(ClusterFixture fixture)
             using var startTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             await app.StartAsync(startTimeout.Token);
             var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-            return new SecondGateway(app, new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromMinutes(1) });
+            var http = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromMinutes(1) };
+            http.DefaultRequestHeaders.Authorization = fixture.Http.DefaultRequestHeaders.Authorization;
+            return new SecondGateway(app, http);
         }
 
         public async ValueTask DisposeAsync()

@@ -16,7 +16,7 @@ public sealed class BatchCommandsTests(ClusterFixture fixture)
         const int total = 1000;
         var token = Unique.Token();
         var emails = Enumerable.Range(0, total).Select(i => $"cancel{i}-{token}@example.com").ToList();
-        await using var hold = await UserInsertHold.AcquireAsync(fixture.Database, emails[0]);
+        await using var hold = await UserInsertHold.AcquireAsync(fixture.Database, emails[0], fixture.Tenant);
         var batchId = (await _api.PostAsync("/batch", new
         {
             mode = "async", concurrency = 1, operations = emails.Select((e, i) => CreateUser($"c{i}", e)).ToArray(),
@@ -174,10 +174,11 @@ public sealed class BatchCommandsTests(ClusterFixture fixture)
 
         // The API cannot choose a user's id, so the missing user is created in the database directly.
         await using (var insert = fixture.Database.CreateCommand(
-            "INSERT INTO users (tenant_id, id, email, name) OVERRIDING SYSTEM VALUE VALUES ('default', $1, $2, 'Late User')"))
+            "INSERT INTO users (tenant_id, id, email, name) OVERRIDING SYSTEM VALUE VALUES ($3, $1, $2, 'Late User')"))
         {
             insert.Parameters.AddWithValue(userId);
             insert.Parameters.AddWithValue(Unique.Email("late"));
+            insert.Parameters.AddWithValue(fixture.Tenant);
             await insert.ExecuteNonQueryAsync();
         }
 
@@ -209,7 +210,7 @@ public sealed class BatchCommandsTests(ClusterFixture fixture)
     [Fact]
     public async Task Retry_WhileRunning_Returns409_AndTheBatchCarriesOn()
     {
-        await using var hold = await UserInsertHold.AcquireAsync(fixture.Database, Unique.Email("retry-running"));
+        await using var hold = await UserInsertHold.AcquireAsync(fixture.Database, Unique.Email("retry-running"), fixture.Tenant);
         var batchId = (await _api.PostAsync("/batch", new
         {
             mode = "async", operations = new[] { CreateUser("a", hold.Email), CreateUser("b", "not-an-email") },

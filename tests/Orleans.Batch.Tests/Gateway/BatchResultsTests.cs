@@ -113,7 +113,7 @@ public sealed class BatchResultsTests(ClusterFixture fixture)
     {
         var token = Unique.Token();
         var emails = Enumerable.Range(0, 20).Select(i => $"running{i}-{token}@example.com").ToList();
-        await using var hold = await UserInsertHold.AcquireAsync(fixture.Database, emails[10]);
+        await using var hold = await UserInsertHold.AcquireAsync(fixture.Database, emails[10], fixture.Tenant);
         var batchId = (await _api.PostAsync("/batch", new
         {
             mode = "async", concurrency = 1, operations = emails.Select((e, i) => CreateUser($"w{i}", e)).ToArray(),

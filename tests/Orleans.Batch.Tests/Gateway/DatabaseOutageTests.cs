@@ -197,7 +197,7 @@ public sealed class DatabaseOutageTests(DatabaseOutageTests.OutageFixture fixtur
     {
         var token = Unique.Token();
         var emails = Enumerable.Range(0, Creates).Select(i => $"outage{i}-{token}@example.com").ToList();
-        var hold = await UserInsertHold.AcquireAsync(fixture.Database, emails[HeldItem]);
+        var hold = await UserInsertHold.AcquireAsync(fixture.Database, emails[HeldItem], fixture.Tenant);
         try
         {
             var accepted = await _api.PostAsync("/batch", new

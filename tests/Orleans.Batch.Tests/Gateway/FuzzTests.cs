@@ -58,7 +58,7 @@ public sealed class FuzzTests(ClusterFixture fixture)
             var random = new Random(seed + client);
             for (var i = 0; i < Requests / Clients; i++)
             {
-                var fuzz = Generate(random, existing);
+                var fuzz = WithCredential(Generate(random, existing), fixture.AuthorizationLine);
                 try
                 {
                     var response = await RawHttp.SendAsync(server, fuzz.Bytes, PerRequest, fuzz.TruncateAt);
@@ -96,6 +96,18 @@ public sealed class FuzzTests(ClusterFixture fixture)
     /// <param name="Bytes">The whole request.</param>
     /// <param name="TruncateAt">Send only this many bytes, then close (a body cut short); -1 sends it all.</param>
     private sealed record Fuzz(string Name, byte[] Bytes, int TruncateAt = -1);
+
+    /// <summary><paramref name="fuzz"/> with a valid credential after its request line, so it reaches the routes behind authentication.</summary>
+    private static Fuzz WithCredential(Fuzz fuzz, string authorizationLine)
+    {
+        var line = Array.IndexOf(fuzz.Bytes, (byte)'\n') + 1;
+        var header = Encoding.ASCII.GetBytes(authorizationLine + "\r\n");
+        return fuzz with
+        {
+            Bytes = [.. fuzz.Bytes.AsSpan(0, line), .. header, .. fuzz.Bytes.AsSpan(line)],
+            TruncateAt = fuzz.TruncateAt < 0 ? -1 : fuzz.TruncateAt + header.Length,
+        };
+    }
 
     private static string? Check(Fuzz fuzz, RawHttp.Response? response)
     {

@@ -84,7 +84,7 @@ public sealed class IdempotencyTests(ClusterFixture fixture)
         var (busy, free) = (Key(), Key());
         var (busyEmail, freeEmail) = (Unique.Email("busy"), Unique.Email("free"));
         object[] operations = [CreateUser("busy", busyEmail, busy), CreateUser("free", freeEmail, free)];
-        await using var hold = await IdempotencyKeyHold.AcquireAsync(fixture.Database, busy);
+        await using var hold = await IdempotencyKeyHold.AcquireAsync(fixture.Database, busy, fixture.Tenant);
 
         var whileHeld = ApiAssert.Json(await _api.BatchAsync(operations), HttpStatusCode.MultiStatus).GetProperty("results").EnumerateArray().ToList();
 

@@ -236,6 +236,7 @@ public sealed class ImportTests(ClusterFixture fixture)
             },
         };
         using var http = new HttpClient(handler) { BaseAddress = fixture.Http.BaseAddress };
+        http.DefaultRequestHeaders.Authorization = fixture.Http.DefaultRequestHeaders.Authorization;
         var api = new BatchApi(http);
 
         foreach (var csv in new[] { "no,header\n", "email,name\na@example.com,\"open\n", "email,name\na\0@example.com,Nul\nb@example.com,B\n" })

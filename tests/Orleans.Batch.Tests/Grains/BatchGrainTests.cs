@@ -187,6 +187,8 @@ public sealed class BatchGrainTests(ClusterFixture fixture)
     private async Task<Finished> RunAsync(IReadOnlyList<OperationRequest> operations, int? concurrency)
     {
         var grain = fixture.Grains.GetGrain<IBatchGrain>(Guid.NewGuid().ToString("N"));
+        // The batch acts for the tenant the fixture's HTTP client (which made its users) acts for.
+        TenantContext.Set(fixture.Tenant);
         await grain.StartAsync(new BatchRequest(operations, concurrency));
         return await WaitAsync(grain);
     }

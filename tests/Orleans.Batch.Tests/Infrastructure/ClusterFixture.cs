@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Npgsql;
 using Orleans.Batch.Gateway.Hosting;
 using Orleans.Batch.Grains.Hosting;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Hosting;
 using Orleans.TestingHost;
 
@@ -14,7 +15,8 @@ namespace Orleans.Batch.Tests.Infrastructure;
 
 /// <summary>
 /// One cluster for the whole suite: two silos on Redis membership and PostgreSQL storage, and the real gateway
-/// on Kestrel in front of them, reached over HTTP.
+/// on Kestrel in front of them, reached over HTTP. Its clients act for a tenant of its own (<see cref="Tenant"/>) with a
+/// writer key; <see cref="ClientForAsync"/> gives clients of other tenants and roles.
 /// </summary>
 public class ClusterFixture : IAsyncLifetime
 {
@@ -51,6 +53,15 @@ public class ClusterFixture : IAsyncLifetime
 
     public HttpClient Http { get; private set; } = null!;
 
+    /// <summary>The tenant <see cref="Http"/> and every gateway client of <see cref="StartGatewayAsync"/> act for.</summary>
+    public string Tenant { get; } = $"fx-{Guid.NewGuid():N}"[..15];
+
+    /// <summary>A writer key of <see cref="Tenant"/>, which the fixture's clients send.</summary>
+    public string WriterKey { get; private set; } = null!;
+
+    /// <summary>The header line of <see cref="WriterKey"/>, for raw HTTP requests.</summary>
+    public string AuthorizationLine => $"Authorization: Bearer {WriterKey}";
+
     public NpgsqlDataSource Database { get; } = NpgsqlDataSource.Create(TestEnvironment.Postgres);
 
     public IGrainFactory Grains => Cluster.GrainFactory;
@@ -70,6 +81,7 @@ public class ClusterFixture : IAsyncLifetime
         Cluster = builder.Build();
         await Cluster.DeployAsync();
 
+        WriterKey = await InsertTenantWithKeyAsync();
         (Gateway, Http) = await StartGatewayAsync();
     }
 
@@ -98,9 +110,57 @@ public class ClusterFixture : IAsyncLifetime
         await gateway.StartAsync(startTimeout.Token);
         _gateways.Add(gateway);
         var address = gateway.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        var http = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromMinutes(2) };
-        _clients.Add(http);
+        var http = NewClient(new Uri(address), WriterKey);
         return (gateway, http);
+    }
+
+    /// <summary>
+    /// Stores <see cref="Tenant"/> and a writer key of it straight into the database, which the silos read when first
+    /// asked: a fixture whose silos cannot reach the database still starts (its requests then answer 503).
+    /// </summary>
+    private async Task<string> InsertTenantWithKeyAsync()
+    {
+        var keyId = ApiKeys.NewKeyId();
+        var key = ApiKeys.NewKey(keyId);
+        await using var command = Database.CreateCommand("""
+            INSERT INTO tenants (id, name) VALUES (@tenant, 'test fixture');
+            INSERT INTO api_keys (key_id, tenant_id, role, hash) VALUES (@keyId, @tenant, 'writer', @hash)
+            """);
+        command.Parameters.AddWithValue("tenant", Tenant);
+        command.Parameters.AddWithValue("keyId", keyId);
+        command.Parameters.AddWithValue("hash", ApiKeys.Hash(key));
+        await command.ExecuteNonQueryAsync();
+        return key;
+    }
+
+    /// <summary>A new tenant with a unique id.</summary>
+    public async Task<string> CreateTenantAsync()
+    {
+        var tenant = $"t-{Guid.NewGuid():N}"[..14];
+        await Grains.GetGrain<ITenantGrain>(tenant).CreateAsync("test tenant");
+        return tenant;
+    }
+
+    /// <summary>A new key of <paramref name="role"/> for <paramref name="tenant"/> (null for an admin key).</summary>
+    public async Task<CreatedApiKey> CreateKeyAsync(string? tenant, string role) =>
+        await Grains.GetGrain<ITenantAdminGrain>(0).CreateKeyAsync(tenant, role)
+        ?? throw new InvalidOperationException($"Tenant {tenant} does not exist.");
+
+    /// <summary>A client of the fixture's gateway that sends a new key of <paramref name="role"/> for <paramref name="tenant"/> (null: admin).</summary>
+    public async Task<HttpClient> ClientForAsync(string? tenant, string role) =>
+        NewClient(Http.BaseAddress!, (await CreateKeyAsync(tenant, role)).Key);
+
+    /// <summary>A client of the fixture's gateway that sends <paramref name="key"/>, or no credential.</summary>
+    public HttpClient NewClient(Uri? baseAddress = null, string? key = null)
+    {
+        var http = new HttpClient { BaseAddress = baseAddress ?? Http.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        if (key is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        }
+
+        _clients.Add(http);
+        return http;
     }
 
     public virtual async Task DisposeAsync()

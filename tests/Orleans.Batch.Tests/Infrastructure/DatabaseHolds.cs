@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Npgsql;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 
 namespace Orleans.Batch.Tests.Infrastructure;
 
@@ -85,9 +86,10 @@ public sealed class UserInsertHold : InsertHold
 
     public string Email { get; }
 
-    public static async Task<UserInsertHold> AcquireAsync(NpgsqlDataSource database, string email)
+    /// <param name="tenant">The tenant whose insert of <paramref name="email"/> to hold (a fixture's HTTP clients act for <c>fixture.Tenant</c>).</param>
+    public static async Task<UserInsertHold> AcquireAsync(NpgsqlDataSource database, string email, string tenant = TenantContext.Default)
     {
-        var (connection, transaction) = await InsertAsync(database, "INSERT INTO users (tenant_id, email, name) VALUES ('default', $1, 'hold')", email);
+        var (connection, transaction) = await InsertAsync(database, "INSERT INTO users (tenant_id, email, name) VALUES ($2, $1, 'hold')", email, tenant);
         return new UserInsertHold(connection, transaction, email);
     }
 }
@@ -102,22 +104,27 @@ public sealed class IdempotencyKeyHold : IAsyncDisposable
     private readonly string _key;
     private bool _held = true;
 
-    private IdempotencyKeyHold(NpgsqlConnection connection, string key)
+    private readonly string _tenant;
+
+    private IdempotencyKeyHold(NpgsqlConnection connection, string key, string tenant)
     {
         _connection = connection;
         _key = key;
+        _tenant = tenant;
     }
 
-    public static async Task<IdempotencyKeyHold> AcquireAsync(NpgsqlDataSource database, string key)
+    /// <param name="tenant">The tenant whose key to hold (a fixture's HTTP clients act for <c>fixture.Tenant</c>).</param>
+    public static async Task<IdempotencyKeyHold> AcquireAsync(NpgsqlDataSource database, string key, string tenant = TenantContext.Default)
     {
         var connection = await database.OpenConnectionAsync();
-        await using (var command = new NpgsqlCommand("SELECT pg_advisory_lock(hashtextextended($1, hashtext('default')))", connection))
+        await using (var command = new NpgsqlCommand("SELECT pg_advisory_lock(hashtextextended($1, hashtext($2)))", connection))
         {
             command.Parameters.AddWithValue(key);
+            command.Parameters.AddWithValue(tenant);
             await command.ExecuteNonQueryAsync();
         }
 
-        return new IdempotencyKeyHold(connection, key);
+        return new IdempotencyKeyHold(connection, key, tenant);
     }
 
     public async Task ReleaseAsync()
@@ -125,8 +132,9 @@ public sealed class IdempotencyKeyHold : IAsyncDisposable
         if (_held)
         {
             _held = false;
-            await using var command = new NpgsqlCommand("SELECT pg_advisory_unlock(hashtextextended($1, hashtext('default')))", _connection);
+            await using var command = new NpgsqlCommand("SELECT pg_advisory_unlock(hashtextextended($1, hashtext($2)))", _connection);
             command.Parameters.AddWithValue(_key);
+            command.Parameters.AddWithValue(_tenant);
             Assert.True((bool)(await command.ExecuteScalarAsync())!);
         }
     }

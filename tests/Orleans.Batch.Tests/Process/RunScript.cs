@@ -166,6 +166,33 @@ public sealed class RunScript : IAsyncDisposable
         return run;
     }
 
+    /// <summary>The writer key of tenant dev that run.sh writes before it starts the service.</summary>
+    public string KeyFile => Path.Combine(State, "dev-api-key");
+
+    /// <summary>A client of the run's gateway that sends the key of <see cref="KeyFile"/> once run.sh has written it.</summary>
+    public HttpClient Client(TimeSpan timeout) =>
+        new(new DevKeyHandler(KeyFile)) { BaseAddress = Ports.Url, Timeout = timeout };
+
+    private sealed class DevKeyHandler(string keyFile) : DelegatingHandler(new HttpClientHandler())
+    {
+        private string? _key;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (_key is null && File.Exists(keyFile))
+            {
+                _key = File.ReadAllText(keyFile).Trim();
+            }
+
+            if (_key is not null)
+            {
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _key);
+            }
+
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+
     /// <summary>Polls <c>/health</c> until it answers 200; fails early if run.sh exits.</summary>
     public async Task WaitHealthyAsync(HttpClient http, TimeSpan timeout)
     {

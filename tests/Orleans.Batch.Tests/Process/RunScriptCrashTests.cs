@@ -43,14 +43,14 @@ public sealed class RunScriptCrashTests(ITestOutputHelper output)
         var passed = false;
         try
         {
-            using var http = new HttpClient { BaseAddress = Ports.Url, Timeout = TimeSpan.FromSeconds(10) };
+            using var http = run.Client(TimeSpan.FromSeconds(10));
             await run.WaitHealthyAsync(http, TimeSpan.FromSeconds(120));
             var healthy = clock.Elapsed;
 
             var token = Guid.NewGuid().ToString("N")[..12];
             var emails = Enumerable.Range(1, Rows).Select(i => $"import{i}-{token}@example.com").ToList();
             // The upload gets more time than a status call: on a loaded machine 60,000 rows can take over 10 s.
-            using var upload = new HttpClient { BaseAddress = Ports.Url, Timeout = TimeSpan.FromSeconds(120) };
+            using var upload = run.Client(TimeSpan.FromSeconds(120));
             var batchId = await ImportAsync(upload, emails);
             var imported = clock.Elapsed;
 

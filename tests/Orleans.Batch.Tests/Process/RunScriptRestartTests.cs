@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
 using Orleans.Batch.Testing;
@@ -88,14 +89,38 @@ public sealed class RunScriptRestartTests(ITestOutputHelper output)
         return RunScript.Start(root, state, Ports, Silos, arguments);
     }
 
+    /// <summary>run.sh wrote the dev and admin keys (mode 0600); the dev key is needed and works, the admin key reads tenants.</summary>
+    private static async Task DevKeysAsync(RunScript run, HttpClient http)
+    {
+        foreach (var name in new[] { "dev-api-key", "admin-api-key" })
+        {
+            var file = Path.Combine(run.State, name);
+            Assert.True(File.Exists(file), $"{file} is missing");
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            }
+        }
+
+        Assert.Contains("dev-api-key", run.Output, StringComparison.Ordinal);
+        using var anonymous = new HttpClient { BaseAddress = run.Ports.Url };
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/users?limit=1")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/users?limit=1")).StatusCode);
+        using var admin = new HttpClient { BaseAddress = run.Ports.Url };
+        admin.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
+            "Bearer", (await File.ReadAllTextAsync(Path.Combine(run.State, "admin-api-key"))).Trim());
+        Assert.Contains("\"dev\"", await admin.GetStringAsync("/admin/tenants"), StringComparison.Ordinal);
+    }
+
     /// <summary>Runs <paramref name="body"/> against a healthy run; on failure adds run.sh's output and logs, and keeps its state.</summary>
     private async Task RunAsync(RunScript run, Func<HttpClient, Task> body)
     {
         var passed = false;
         try
         {
-            using var http = new HttpClient { BaseAddress = Ports.Url, Timeout = TimeSpan.FromSeconds(60) };
+            using var http = run.Client(TimeSpan.FromSeconds(60));
             await run.WaitHealthyAsync(http, TimeSpan.FromSeconds(120));
+            await DevKeysAsync(run, http);
             await body(http);
             passed = true;
         }

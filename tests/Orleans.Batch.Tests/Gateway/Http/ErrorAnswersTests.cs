@@ -94,7 +94,7 @@ public sealed class ErrorAnswersTests(ClusterFixture fixture)
     public async Task BodyCutShort_Returns400Problem()
     {
         var body = "{\"operations\":[{\"id\":\"a\",\"method\":\"GET\",\"path\":\"/users/1\"}]}"u8.ToArray();
-        var request = RawHttp.Request("POST", "/batch"u8.ToArray(), ["Content-Type: application/json"], body);
+        var request = RawHttp.Request("POST", "/batch"u8.ToArray(), ["Content-Type: application/json", fixture.AuthorizationLine], body);
 
         var response = await RawHttp.SendAsync(fixture.Http.BaseAddress!, request, TimeSpan.FromSeconds(20), request.Length - 10);
 

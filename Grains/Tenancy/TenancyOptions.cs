@@ -33,7 +33,7 @@ public sealed class TenantQuotaOptions : ISelfValidating
     public TimeSpan IdempotencyRetention { get; set; } = TimeSpan.FromHours(24);
 
     /// <summary>These defaults as a tenant's quotas.</summary>
-    public Interfaces.Tenancy.TenantQuotas ToQuotas() =>
+    public TenantQuotas ToQuotas() =>
         new(RequestsPerSecond, Burst, ActiveBatches, InFlightOperations, ImportRows, Weight, Retention, IdempotencyRetention);
 
     IEnumerable<string> ISelfValidating.Problems() => Validate();
@@ -53,8 +53,4 @@ public sealed class TenantQuotaOptions : ISelfValidating
         };
         return problems.Where(p => p.Problem is not null).Select(p => $"{Section}:{p.Field} {p.Problem}; got {p.Value}.");
     }
-
-    /// <summary>The defaults as quotas.</summary>
-    public TenantQuotas ToQuotas() =>
-        new(RequestsPerSecond, Burst, ActiveBatches, InFlightOperations, ImportRows, Weight, Retention, IdempotencyRetention);
 }

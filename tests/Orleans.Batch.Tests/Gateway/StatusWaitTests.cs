@@ -19,7 +19,7 @@ public sealed class StatusWaitTests(ClusterFixture fixture)
     public async Task Status_WaitWhileBatchRuns_AnswersWhenItEnds()
     {
         // Grain calls act for the tenant HTTP requests act for until credentials are required.
-        TenantContext.Set(TenantContext.Default);
+        TenantContext.Set(fixture.Tenant);
         var (batchId, grain) = await StartWaitingForItemsAsync("wait-ends");
         var waiting = _api.GetAsync($"/batch/{batchId}/status?wait=30");
         await Task.Delay(TimeSpan.FromMilliseconds(500));
@@ -38,7 +38,7 @@ public sealed class StatusWaitTests(ClusterFixture fixture)
     public async Task Status_WaitRunsOut_AnswersTheStatusItHasThen()
     {
         // Grain calls act for the tenant HTTP requests act for until credentials are required.
-        TenantContext.Set(TenantContext.Default);
+        TenantContext.Set(fixture.Tenant);
         var (batchId, grain) = await StartWaitingForItemsAsync("wait-out");
         var clock = Stopwatch.StartNew();
 
@@ -55,7 +55,7 @@ public sealed class StatusWaitTests(ClusterFixture fixture)
     public async Task Status_WaitOnEndedBatch_AnswersAtOnce()
     {
         // Grain calls act for the tenant HTTP requests act for until credentials are required.
-        TenantContext.Set(TenantContext.Default);
+        TenantContext.Set(fixture.Tenant);
         var response = await _api.PostAsync("/batch", new { mode = "async", operations = new[] { CreateUser("a", Unique.Email("wait-ended")) } });
         var batchId = response.BatchId();
         await _api.WaitUntilEndedAsync(batchId);
@@ -75,7 +75,7 @@ public sealed class StatusWaitTests(ClusterFixture fixture)
     public async Task Status_WaitOutOfRange_Returns400NamingIt(string wait)
     {
         // Grain calls act for the tenant HTTP requests act for until credentials are required.
-        TenantContext.Set(TenantContext.Default);
+        TenantContext.Set(fixture.Tenant);
         var problem = ApiAssert.Problem(
             await _api.GetAsync($"/batch/{Guid.NewGuid():N}/status?wait={wait}"), HttpStatusCode.BadRequest, "validation", "wait");
 
@@ -86,7 +86,7 @@ public sealed class StatusWaitTests(ClusterFixture fixture)
     public async Task Status_WaitOnUnknownBatch_Returns404()
     {
         // Grain calls act for the tenant HTTP requests act for until credentials are required.
-        TenantContext.Set(TenantContext.Default);
+        TenantContext.Set(fixture.Tenant);
         var clock = Stopwatch.StartNew();
 
         ApiAssert.Problem(await _api.GetAsync($"/batch/{Guid.NewGuid():N}/status?wait=30"), HttpStatusCode.NotFound, "batch-not-found");

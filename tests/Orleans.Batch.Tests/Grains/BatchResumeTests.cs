@@ -34,7 +34,7 @@ public sealed class BatchResumeTests(BatchResumeTests.ResumeFixture fixture, ITe
     public async Task ReceiveReminder_HeartbeatOlderThanTimeout_RunsBatchAgainAndAppliesEveryItemOnce()
     {
         // Grain calls act for the tenant HTTP requests act for until credentials are required.
-        TenantContext.Set(TenantContext.Default);
+        TenantContext.Set(fixture.Tenant);
         var clock = Stopwatch.StartNew();
         var (run, hold) = await StartStalledAsync("stale");
         await using var holding = hold;
@@ -66,7 +66,7 @@ public sealed class BatchResumeTests(BatchResumeTests.ResumeFixture fixture, ITe
     public async Task Upload_NoItemsForTheUploadTimeout_EndsFailedAtTheItemsItHolds()
     {
         // Grain calls act for the tenant HTTP requests act for until credentials are required.
-        TenantContext.Set(TenantContext.Default);
+        TenantContext.Set(fixture.Tenant);
         var batchId = Guid.NewGuid().ToString("N");
         var grain = fixture.Grains.GetGrain<IBatchGrain>(batchId);
         var items = Enumerable.Range(0, 3)
@@ -89,7 +89,7 @@ public sealed class BatchResumeTests(BatchResumeTests.ResumeFixture fixture, ITe
     public async Task ReceiveReminder_ResumedMaxTimesWithoutProgress_EndsFailedAndRetryCompletesIt()
     {
         // Grain calls act for the tenant HTTP requests act for until credentials are required.
-        TenantContext.Set(TenantContext.Default);
+        TenantContext.Set(fixture.Tenant);
         var clock = Stopwatch.StartNew();
         var (run, hold) = await StartStalledAsync("stuck");
         await using var holding = hold;

@@ -20,6 +20,7 @@ public sealed partial class BatchGrain(
     BatchItemStore store,
     Operations.StagedCreates staged,
     Database.DatabaseAvailability availability,
+    Scheduling.TenantSlots slots,
     IOptions<BatchOptions> options,
     ILogger<BatchGrain> logger) : Grain, IBatchGrain, IRemindable
 {

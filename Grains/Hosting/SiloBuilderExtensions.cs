@@ -6,6 +6,7 @@ using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Idempotency;
 using Orleans.Batch.Grains.Membership;
 using Orleans.Batch.Grains.Resources;
+using Orleans.Batch.Grains.Scheduling;
 using Orleans.Batch.Grains.Tenancy;
 using Orleans.Dashboard;
 using Orleans.Configuration;
@@ -63,6 +64,7 @@ public static class SiloBuilderExtensions
             .AddResources()
             .AddIdempotency(configuration)
             .AddTenancy(configuration)
+            .AddScheduling(configuration)
             .AddBatching(configuration);
         return silo;
     }

@@ -17,6 +17,9 @@ public sealed partial class TenantSlots(IGrainFactory grains, IOptions<Schedulin
     private int _held;
     private Task? _renewing;
 
+    /// <summary>This activation telling the scheduler it holds nothing yet, before its first request; all its workers wait for it.</summary>
+    private Task? _start;
+
     private ISlotSchedulerGrain Scheduler => grains.GetGrain<ISlotSchedulerGrain>(0);
 
     /// <summary>Waits for a slot for <paramref name="holder"/>; false when <paramref name="stop"/> turns true first.</summary>
@@ -27,6 +30,8 @@ public sealed partial class TenantSlots(IGrainFactory grains, IOptions<Schedulin
         {
             try
             {
+                // A batch activated again after its silo died holds none of the slots its dead activation held.
+                await (_start ??= Scheduler.RenewAsync(holder, 0));
                 if (await Scheduler.AcquireAsync(holder))
                 {
                     _held++;
@@ -36,6 +41,7 @@ public sealed partial class TenantSlots(IGrainFactory grains, IOptions<Schedulin
             }
             catch (Exception e)
             {
+                _start = _start is { IsFaulted: true } ? null : _start;
                 // The scheduler moves to a live silo once membership has noticed its silo died: ask again.
                 LogUnreachable(holder, e);
                 await Task.Delay(RetryDelay);

@@ -21,12 +21,7 @@ internal sealed record BenchOptions(
 {
     public static BenchOptions Parse(string[] args)
     {
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (var i = 0; i + 1 < args.Length; i += 2)
-        {
-            values[args[i].TrimStart('-')] = args[i + 1];
-        }
-
+        var values = Pairs(args);
         int Int(string name, int fallback) => values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
         return new BenchOptions(
             new Uri(values.GetValueOrDefault("url", "http://127.0.0.1:8080")),
@@ -43,5 +38,17 @@ internal sealed record BenchOptions(
             Math.Max(1, Int("concurrency", 16)),
             Math.Max(1, Int("rounds", 12)),
             Math.Max(1, Int("database-concurrency", 16)));
+    }
+
+    /// <summary>The <c>--name value</c> pairs of the command line.</summary>
+    internal static Dictionary<string, string> Pairs(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            values[args[i].TrimStart('-')] = args[i + 1];
+        }
+
+        return values;
     }
 }

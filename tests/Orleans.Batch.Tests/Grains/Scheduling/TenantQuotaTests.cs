@@ -99,13 +99,15 @@ public sealed class TenantQuotaTests(TenantQuotaTests.QuotaFixture fixture) : IC
         Assert.DoesNotContain(health, response => response.StatusCode == HttpStatusCode.TooManyRequests);
 
         var answers = new List<HttpResponseMessage>();
-        for (var i = 0; i < Burst + 2; i++)
+        while (answers.Count < 20 && answers.LastOrDefault()?.StatusCode != HttpStatusCode.TooManyRequests)
         {
             answers.Add(await fixture.Http.GetAsync("/users?limit=1"));
         }
 
-        var limited = answers.First(response => response.StatusCode == HttpStatusCode.TooManyRequests);
-        Assert.InRange(answers.IndexOf(limited), Burst - 1, Burst);
+        // The burst passes (and what the rate refilled meanwhile); then the tenant is refused.
+        var limited = answers[^1];
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.True(answers.Count > Burst, $"only {answers.Count - 1} requests passed before a 429");
         Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
         var problem = JsonDocument.Parse(await limited.Content.ReadAsStringAsync()).RootElement;
         Assert.Equal("urn:orleans-batch:problem:rate-limited", problem.GetProperty("type").GetString());

@@ -49,7 +49,7 @@ internal sealed class Fairness(FairnessOptions options)
         _report.AppendLine("| measurement | result |");
         _report.AppendLine("|---|---|");
 
-        var idle = await SyncLatencyAsync(b, $"idle{stamp}");
+        var idle = await SyncBatches.LatencyAsync(b, options.BSyncBatches, options.BSyncSize, $"idle{stamp}");
         Row($"B's sync batches on an idle service, {options.BSyncBatches} runs", $"p50 {idle.P50:N0} ms, p99 {idle.P99:N0} ms");
 
         var files = Enumerable.Range(0, options.AImports).Select(i => Csv.Write(options.ARows, $"fair{stamp}a{i}")).ToList();
@@ -57,7 +57,7 @@ internal sealed class Fairness(FairnessOptions options)
         var imports = await Task.WhenAll(files.Select(file => StartImportAsync(a, file)));
         Row($"A's {options.AImports} uploads accepted (every row staged)", $"{clock.Elapsed.TotalSeconds:N1} s");
 
-        var loaded = await SyncLatencyAsync(b, $"loaded{stamp}");
+        var loaded = await SyncBatches.LatencyAsync(b, options.BSyncBatches, options.BSyncSize, $"loaded{stamp}");
         Row($"B's sync batches while A's imports run, {options.BSyncBatches} runs", $"p50 {loaded.P50:N0} ms, p99 {loaded.P99:N0} ms");
         Row("B's p99 loaded / idle (target at most 3)", $"{loaded.P99 / idle.P99:N2}");
 
@@ -101,29 +101,6 @@ internal sealed class Fairness(FairnessOptions options)
         await EnsureAsync(created, $"POST /admin/tenants {id}");
         using var key = await admin.PostAsJsonAsync($"/admin/tenants/{id}/keys", new { role = "writer" });
         return JsonDocument.Parse(await EnsureAsync(key, $"POST /admin/tenants/{id}/keys")).RootElement.GetProperty("key").GetString()!;
-    }
-
-    private async Task<(double P50, double P99)> SyncLatencyAsync(HttpClient http, string tag)
-    {
-        var latencies = new List<double>(options.BSyncBatches);
-        for (var run = 0; run < options.BSyncBatches; run++)
-        {
-            var operations = Enumerable.Range(0, options.BSyncSize).Select(i => new
-            {
-                id = $"op{i}",
-                method = "POST",
-                path = "/users",
-                body = new { email = $"{tag}-{run}-{i}@bench.example.com", name = "Bench User" },
-            });
-            using var body = new StringContent(JsonSerializer.Serialize(new { mode = "sync", operations }), Encoding.UTF8, "application/json");
-            var clock = Stopwatch.StartNew();
-            using var response = await http.PostAsync("/batch", body);
-            await EnsureAsync(response, "a sync batch");
-            latencies.Add(clock.Elapsed.TotalMilliseconds);
-        }
-
-        latencies.Sort();
-        return (latencies[(int)(latencies.Count * 0.50)], latencies[Math.Min(latencies.Count - 1, (int)(latencies.Count * 0.99))]);
     }
 
     /// <summary>Uploads a users CSV; returns its batch id once accepted.</summary>

@@ -101,13 +101,14 @@ public sealed class FairShare(int capacity, int maxWaitingPerTenant)
     }
 
     /// <summary>
-    /// A holder says it is alive and holds <paramref name="held"/> slots: its count becomes that, so slots reclaimed from
-    /// it, or forgotten when the scheduler moved, count again, and a release that went missing is made good.
+    /// A holder says it is alive and holds <paramref name="held"/> slots: slots reclaimed from it, or forgotten when the
+    /// scheduler moved, count again. Never lowered: a grant the holder has not yet heard of counts already. A release
+    /// that went missing is made good when the holder, idle, expires.
     /// </summary>
     public void Renew(string tenant, string holder, int held, DateTimeOffset now)
     {
         var lane = Holder(tenant, holder, now);
-        var delta = Math.Max(0, held) - lane.InFlight;
+        var delta = Math.Max(0, held - lane.InFlight);
         lane.InFlight += delta;
         lane.Tenant.InFlight += delta;
         InFlight += delta;

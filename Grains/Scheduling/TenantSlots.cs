@@ -17,33 +17,30 @@ public sealed partial class TenantSlots(IGrainFactory grains, IOptions<Schedulin
     private int _held;
     private Task? _renewing;
 
-    /// <summary>This activation telling the scheduler it holds nothing yet, before its first request; all its workers wait for it.</summary>
-    private Task? _start;
+    /// <summary>This activation's name at the scheduler: the batch's id and a suffix, so a dead activation's slots expire on their own.</summary>
+    private string? _holder;
 
     private ISlotSchedulerGrain Scheduler => grains.GetGrain<ISlotSchedulerGrain>(0);
 
-    /// <summary>Waits for a slot for <paramref name="holder"/>; false when <paramref name="stop"/> turns true first.</summary>
-    public async Task<bool> AcquireAsync(string holder, Func<bool> stop)
+    /// <summary>Waits for a slot for batch <paramref name="batchId"/>; false when <paramref name="stop"/> turns true first.</summary>
+    public async Task<bool> AcquireAsync(string batchId, Func<bool> stop)
     {
         ActForTenant();
         while (!stop())
         {
             try
             {
-                // A batch activated again after its silo died holds none of the slots its dead activation held.
-                await (_start ??= Scheduler.RenewAsync(holder, 0));
-                if (await Scheduler.AcquireAsync(holder))
+                if (await Scheduler.AcquireAsync(Holder(batchId)))
                 {
                     _held++;
-                    _renewing = _renewing is { IsCompleted: false } ? _renewing : RenewAsync(holder);
+                    _renewing = _renewing is { IsCompleted: false } ? _renewing : RenewAsync(Holder(batchId));
                     return true;
                 }
             }
             catch (Exception e)
             {
-                _start = _start is { IsFaulted: true } ? null : _start;
                 // The scheduler moves to a live silo once membership has noticed its silo died: ask again.
-                LogUnreachable(holder, e);
+                LogUnreachable(batchId, e);
                 await Task.Delay(RetryDelay);
             }
         }
@@ -51,20 +48,22 @@ public sealed partial class TenantSlots(IGrainFactory grains, IOptions<Schedulin
         return false;
     }
 
-    /// <summary>Gives back a slot; should the release be lost, the next renewal says what is held.</summary>
-    public async Task ReleaseAsync(string holder)
+    /// <summary>Gives back a slot; should the release be lost, the slot comes back once the batch holds none and its lease expires.</summary>
+    public async Task ReleaseAsync(string batchId)
     {
         ActForTenant();
         _held--;
         try
         {
-            await Scheduler.ReleaseAsync(holder);
+            await Scheduler.ReleaseAsync(Holder(batchId));
         }
         catch (Exception e)
         {
-            LogUnreachable(holder, e);
+            LogUnreachable(batchId, e);
         }
     }
+
+    private string Holder(string batchId) => _holder ??= $"{batchId}#{Guid.NewGuid().ToString("N")[..8]}";
 
     private async Task RenewAsync(string holder)
     {

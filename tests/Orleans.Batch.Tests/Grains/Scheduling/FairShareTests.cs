@@ -173,6 +173,21 @@ public sealed class FairShareTests
     }
 
     [Fact]
+    public void Renew_BehindAGrantTheHolderHasNotHeardOf_NeverLowersTheCount()
+    {
+        var share = new FairShare(capacity: 4, maxWaitingPerTenant: 100);
+        share.SetQuotas("a", weight: 1, maxInFlight: 2);
+        Queue(share, "a", "batch-a", 3);
+        share.Grant(Now);
+
+        // The holder renews as holding one while its second grant is still on the way back to it.
+        share.Renew("a", "batch-a", 1, Now);
+
+        Assert.Equal(2, share.InFlightOf("a"));
+        Assert.Empty(share.Grant(Now));
+    }
+
+    [Fact]
     public void Release_MoreThanHeld_NeverGoesBelowZero()
     {
         var share = new FairShare(capacity: 4, maxWaitingPerTenant: 100);

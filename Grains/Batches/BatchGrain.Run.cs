@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Grains.Resources;
 using Orleans.Runtime;
 
@@ -204,6 +205,9 @@ public sealed partial class BatchGrain
 
     private async Task WorkAsync(RunContext run, int worker)
     {
+        // A chunk runs for the tenant of the call that started the run; a run with none (resumed by a reminder, or
+        // started by a direct call) runs for the default tenant, which owns every batch that stores no tenant.
+        TenantContext.Set(TenantContext.Current ?? TenantContext.Default);
         var executor = GrainFactory.GetGrain<IChunkGrain>(worker);
         while (!run.Abandoned && !Batch.CancelRequested && await NextAsync(run) is { } first)
         {

@@ -12,7 +12,8 @@ namespace Orleans.Batch.Grains.Batches;
 /// insert returned them, so the i-th id is the i-th item's. Either writes no run, and the caller rolls back, when it does
 /// not find every item staged; either fails as a whole on any violated constraint.
 /// Takes @batchId, @from, @to (the items lie after @from up to @to), @count, @coverFrom and @coverTo (their spans), and
-/// with rows @seqs (the items' positions in order).
+/// with rows @seqs (the items' positions in order), without them @tenant (whose rows they are; the COPY writes it with
+/// each row).
 /// </summary>
 internal static class StagedRuns
 {
@@ -25,7 +26,7 @@ internal static class StagedRuns
         src AS (
             SELECT s.seq, s.body::jsonb AS j FROM ({BatchItemStore.ItemsInWindow(("bodies", "body"))}) AS s, cover
             WHERE s.seq > @from AND s.seq <= @to AND s.seq <@ cover.m AND s.staged),
-        ins AS (INSERT INTO {create.Table} ({create.Columns}) SELECT {create.Values} FROM src ORDER BY seq RETURNING id)
+        ins AS (INSERT INTO {create.Table} (tenant_id, {create.Columns}) SELECT @tenant, {create.Values} FROM src ORDER BY seq RETURNING id)
         {InsertRun("s.seqs", "s.seqs[1]")}
         FROM (SELECT array_agg(seq ORDER BY seq) AS seqs, count(*) AS n FROM src) AS s,
              (SELECT array_agg(id) AS ids, count(*) AS n FROM ins) AS i
@@ -52,10 +53,11 @@ internal static class StagedRuns
 
     /// <summary>
     /// Writes a chunk's rows, each with the id its item claimed, as PostgreSQL's COPY: rows of one statement are written
-    /// a page at a time, with a log record per page, where an INSERT writes and logs each row on its own.
+    /// a page at a time, with a log record per page, where an INSERT writes and logs each row on its own. Each row starts
+    /// with its tenant.
     /// </summary>
     public static string Copy(StagedCreate create) =>
-        $"COPY {create.Table} ({StagedCreate.Identity}, {create.Columns}) FROM STDIN";
+        $"COPY {create.Table} (tenant_id, {StagedCreate.Identity}, {create.Columns}) FROM STDIN";
 
     private static string InsertRun(string seqs, string first) => $"""
         INSERT INTO batch_result_runs (batch_id, first_seq, covers, seqs, outcomes, statuses, succeeded, failed, cancelled, created_ids, created_at)
@@ -63,13 +65,17 @@ internal static class StagedRuns
                array_fill(201::smallint, ARRAY[@count]), @count, 0, 0, i.ids, now()
         """;
 
-    public static DynamicParameters Parameters(string batchId, IReadOnlyList<int> seqs, StagedRows? rows)
+    public static DynamicParameters Parameters(string tenant, string batchId, IReadOnlyList<int> seqs, StagedRows? rows)
     {
         var (coverFrom, coverTo) = SeqSpans.Of(seqs);
         var parameters = new DynamicParameters(new { batchId, from = coverFrom[0] - 1, to = coverTo[^1] - 1, count = seqs.Count, coverFrom, coverTo });
         if (rows is not null)
         {
             parameters.Add("seqs", seqs as int[] ?? [.. seqs]);
+        }
+        else
+        {
+            parameters.Add("tenant", tenant);
         }
 
         return parameters;

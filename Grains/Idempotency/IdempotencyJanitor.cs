@@ -6,15 +6,19 @@ using Npgsql;
 
 namespace Orleans.Batch.Grains.Idempotency;
 
-/// <summary>Deletes idempotency records past their retention, a bounded slice at a time.</summary>
+/// <summary>
+/// Deletes idempotency records past their retention, a bounded slice at a time, whatever their tenant: each record's
+/// expiry was set from its tenant's retention when it was written.
+/// </summary>
 public sealed partial class IdempotencyJanitor(
     NpgsqlDataSource dataSource, IOptions<IdempotencyOptions> options, ILogger<IdempotencyJanitor> logger) : BackgroundService
 {
     private const int SliceSize = 10_000;
 
+    // A key is a record's only within its tenant: another tenant's record under the same key may still be live.
     private const string DeleteSql = """
         DELETE FROM idempotency_records
-        WHERE key IN (SELECT key FROM idempotency_records WHERE expires_at <= now() LIMIT @SliceSize)
+        WHERE (tenant_id, key) IN (SELECT tenant_id, key FROM idempotency_records WHERE expires_at <= now() LIMIT @SliceSize)
         """;
 
     public async Task<int> DeleteExpiredAsync(CancellationToken cancellationToken)

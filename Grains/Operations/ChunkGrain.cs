@@ -3,26 +3,32 @@ using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Diagnostics;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Grains.Resources;
 using Orleans.Concurrency;
 using Orleans.Placement;
 
 namespace Orleans.Batch.Grains.Operations;
 
-/// <summary>Runs chunks through <see cref="OperationExecutor.ExecuteManyAsync(IReadOnlyList{OperationRequest}, ItemLedger?, CancellationToken)"/>; reentrant, so one activation serves many chunks.</summary>
+/// <summary>
+/// Runs chunks through <see cref="OperationExecutor.ExecuteManyAsync(string, IReadOnlyList{OperationRequest}, ItemLedger?, CancellationToken)"/>;
+/// reentrant, so one activation serves many chunks. A chunk runs for the tenant its call carries (its batch's), and a
+/// call that carries none is refused: it would not know whose resources to touch.
+/// </summary>
 [RandomPlacement, Reentrant]
 public sealed partial class ChunkGrain(OperationExecutor executor, StagedCreates staged, BatchMetrics metrics, ILogger<ChunkGrain> logger) : Grain, IChunkGrain
 {
     public async Task<EncodedChunkResult> ExecuteAsync(
         string batchId, IReadOnlyList<int> seqs, BatchItemSlice items, bool resent, CancellationToken cancellationToken = default)
     {
+        var tenant = TenantContext.Required;
         var operations = items.DecodeOperations();
         OperationExecutor.ChunkAnswers answers;
         using (metrics.StartOperations(operations.Count))
         {
             try
             {
-                answers = await executor.ExecuteManyAsync(operations, new ItemLedger(batchId, seqs) { Resent = resent }, cancellationToken);
+                answers = await executor.ExecuteManyAsync(tenant, operations, new ItemLedger(batchId, seqs) { Resent = resent }, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -53,9 +59,10 @@ public sealed partial class ChunkGrain(OperationExecutor executor, StagedCreates
     public async Task<bool> CreateStagedAsync(
         string batchId, string path, IReadOnlyList<int> seqs, StagedRows? rows, CancellationToken cancellationToken = default)
     {
+        var tenant = TenantContext.Required;
         using (metrics.StartOperations(seqs.Count))
         {
-            if (!await staged.TryRunAsync(batchId, path, seqs, rows, cancellationToken))
+            if (!await staged.TryRunAsync(tenant, batchId, path, seqs, rows, cancellationToken))
             {
                 return false;
             }

@@ -13,10 +13,10 @@ public sealed partial class OperationExecutor
     private const int SavepointsPerTransaction = 64;
 
     private const string ClaimManySql = """
-        SELECT k.ord AS Ord, pg_try_advisory_xact_lock(hashtextextended(k.key, 0)) AS Locked,
+        SELECT k.ord AS Ord, pg_try_advisory_xact_lock(hashtextextended(k.key, hashtext(@Tenant))) AS Locked,
                r.fingerprint AS Fingerprint, r.status AS Status, r.result AS Result, r.location AS Location
         FROM unnest(@Ords, @Keys) AS k(ord, key)
-        LEFT JOIN idempotency_records r ON r.key = k.key AND r.expires_at > now()
+        LEFT JOIN idempotency_records r ON r.tenant_id = @Tenant AND r.key = k.key AND r.expires_at > now()
         """;
 
     /// <summary>
@@ -26,15 +26,16 @@ public sealed partial class OperationExecutor
     /// everything else, and any set whose statement fails as a whole, runs one by one with a savepoint each, so
     /// no item fails its neighbours. Like the items of a batch, the items of a chunk may run in any order.
     /// </summary>
-    public async Task<IReadOnlyList<ResourceResponse>> ExecuteManyAsync(IReadOnlyList<OperationRequest> operations, CancellationToken cancellationToken) =>
-        (await ExecuteManyAsync(operations, null, cancellationToken)).Responses;
+    public async Task<IReadOnlyList<ResourceResponse>> ExecuteManyAsync(
+        string tenant, IReadOnlyList<OperationRequest> operations, CancellationToken cancellationToken) =>
+        (await ExecuteManyAsync(tenant, operations, null, cancellationToken)).Responses;
 
     /// <summary>
     /// As above; with a <paramref name="ledger"/>, the operations are items of a batch, and each write commits with
     /// its result row (see <see cref="ItemLedger"/>). <c>Recorded</c>[i] says the i-th result is stored.
     /// </summary>
     public async Task<ChunkAnswers> ExecuteManyAsync(
-        IReadOnlyList<OperationRequest> operations, ItemLedger? ledger, CancellationToken cancellationToken)
+        string tenant, IReadOnlyList<OperationRequest> operations, ItemLedger? ledger, CancellationToken cancellationToken)
     {
         var responses = new ResourceResponse?[operations.Count];
         var recorded = new bool[operations.Count];
@@ -50,12 +51,14 @@ public sealed partial class OperationExecutor
             return new ChunkAnswers(responses!, recorded);
         }
 
+        var keyed = Enumerable.Range(0, operations.Count).Any(i => responses[i] is null && operations[i].IdempotencyKey is not null && routed[i].Mutates);
+        var run = new TenantRun(tenant, keyed ? await RetentionAsync(tenant, cancellationToken) : default);
         using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         if (ledger is { Resent: true })
         {
             var unanswered = Enumerable.Range(0, operations.Count).Where(i => responses[i] is null).ToList();
-            foreach (var (i, stored) in await ledger.ReadFinishedAsync(new DbSession(connection), unanswered, RenderCreated(operations), cancellationToken))
+            foreach (var (i, stored) in await ledger.ReadFinishedAsync(new DbSession(connection) { Tenant = tenant }, unanswered, RenderCreated(operations), cancellationToken))
             {
                 (responses[i], recorded[i]) = (stored, true);
             }
@@ -71,13 +74,13 @@ public sealed partial class OperationExecutor
         foreach (var group in sets)
         {
             var statement = Statement(group.Key.Handler, group.Key.Kind, routed, cancellationToken);
-            await TrySetAsync(connection, [.. group], statement, operations, ledger, responses, recorded, cancellationToken);
+            await TrySetAsync(connection, run, [.. group], statement, operations, ledger, responses, recorded, cancellationToken);
         }
 
         var rest = Enumerable.Range(0, operations.Count).Where(i => responses[i] is null).ToList();
         foreach (var slice in rest.Chunk(SavepointsPerTransaction))
         {
-            await RunWithSavepointsAsync(connection, slice, operations, routed, ledger, responses, recorded, cancellationToken);
+            await RunWithSavepointsAsync(connection, run, slice, operations, routed, ledger, responses, recorded, cancellationToken);
         }
 
         return new ChunkAnswers(responses!, recorded);
@@ -88,21 +91,21 @@ public sealed partial class OperationExecutor
     /// records and item results; leaves every item unanswered (for the one-by-one path) when the statement fails as a
     /// whole, or when another run finished one of its items first.
     /// </summary>
-    private async Task TrySetAsync(
-        NpgsqlConnection connection, IReadOnlyList<int> indices,
+    private static async Task TrySetAsync(
+        NpgsqlConnection connection, TenantRun run, IReadOnlyList<int> indices,
         Func<DbSession, IReadOnlyList<int>, Task<IReadOnlyList<ResourceResponse>?>> statement,
         IReadOnlyList<OperationRequest> operations, ItemLedger? ledger, ResourceResponse?[] responses, bool[] recorded,
         CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var session = new DbSession(connection, transaction);
+        var session = new DbSession(connection, transaction) { Tenant = run.Tenant };
         var answers = new Dictionary<int, ResourceResponse>();
         try
         {
             var keyed = indices.Where(i => operations[i].IdempotencyKey is not null).ToArray();
             var claims = keyed.Length == 0
                 ? []
-                : (await connection.QueryAsync<ManyClaim>(session.Command(
+                : (await connection.QueryAsync<ManyClaim>(session.TenantCommand(
                     ClaimManySql, new { Ords = keyed, Keys = keyed.Select(i => operations[i].IdempotencyKey!).ToArray() }, cancellationToken)))
                     .ToDictionary(c => c.Ord);
             var toRun = new List<int>(indices.Count);
@@ -150,7 +153,7 @@ public sealed partial class OperationExecutor
 
                 if (records.Count > 0)
                 {
-                    await RecordAsync(session, records, cancellationToken);
+                    await RecordAsync(session, run.Retention, records, cancellationToken);
                 }
 
                 if (ledger is not null && !await ledger.TryRecordAsync(session, toRun, answered, cancellationToken))
@@ -185,12 +188,12 @@ public sealed partial class OperationExecutor
     }
 
     private async Task RunWithSavepointsAsync(
-        NpgsqlConnection connection, IReadOnlyList<int> indices, IReadOnlyList<OperationRequest> operations,
+        NpgsqlConnection connection, TenantRun run, IReadOnlyList<int> indices, IReadOnlyList<OperationRequest> operations,
         RoutedOperation[] routed, ItemLedger? ledger, ResourceResponse?[] responses, bool[] recorded, CancellationToken cancellationToken)
     {
         const string savepoint = "item";
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var session = new DbSession(connection, transaction);
+        var session = new DbSession(connection, transaction) { Tenant = run.Tenant };
         foreach (var i in indices)
         {
             await transaction.SaveAsync(savepoint, cancellationToken);
@@ -201,7 +204,7 @@ public sealed partial class OperationExecutor
             {
                 if (operations[i].IdempotencyKey is { } key && routed[i].Mutates)
                 {
-                    (response, keep) = await RunKeyedAsync(session, routed[i], key, FingerprintOf(operations[i]), cancellationToken);
+                    (response, keep) = await RunKeyedAsync(session, run.Retention, routed[i], key, FingerprintOf(operations[i]), cancellationToken);
                 }
                 else
                 {
@@ -287,6 +290,9 @@ public sealed partial class OperationExecutor
         Update,
         Delete,
     }
+
+    /// <summary>What a chunk's statements run for: its tenant, and how long the keys it records answer.</summary>
+    private sealed record TenantRun(string Tenant, TimeSpan Retention);
 
     private sealed record ManyClaim(int Ord, bool Locked, byte[]? Fingerprint, short? Status, string? Result, string? Location);
 }

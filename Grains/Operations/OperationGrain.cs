@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Diagnostics;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Grains.Resources;
 using Orleans.Concurrency;
 
@@ -9,7 +10,8 @@ namespace Orleans.Batch.Grains.Operations;
 
 /// <summary>
 /// Runs one operation through the <see cref="OperationExecutor"/>. Stateless and reentrant: one activation per silo serves every
-/// concurrent call, and the silo's database gate, not the grain, bounds the work in flight.
+/// concurrent call, and the silo's database gate, not the grain, bounds the work in flight. It acts for the tenant its call
+/// carries, and refuses a call that carries none.
 /// </summary>
 [StatelessWorker, Reentrant]
 public sealed partial class OperationGrain(OperationExecutor executor, BatchMetrics metrics, ILogger<OperationGrain> logger)
@@ -17,12 +19,13 @@ public sealed partial class OperationGrain(OperationExecutor executor, BatchMetr
 {
     public async Task<OperationResult> ExecuteAsync(OperationRequest request, CancellationToken cancellationToken = default)
     {
+        var tenant = TenantContext.Required;
         ResourceResponse response;
         using (metrics.StartOperation())
         {
             try
             {
-                response = await executor.ExecuteAsync(request.Method, request.Path, request.Body, request.IdempotencyKey, cancellationToken);
+                response = await executor.ExecuteAsync(tenant, request.Method, request.Path, request.Body, request.IdempotencyKey, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {

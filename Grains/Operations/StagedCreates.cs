@@ -7,6 +7,7 @@ using Orleans.Batch.Grains.Batches;
 using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Grains.Resources;
 
 namespace Orleans.Batch.Grains.Operations;
@@ -66,12 +67,12 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
     }
 
     /// <summary>
-    /// Runs the staged creates at <paramref name="seqs"/> of batch <paramref name="batchId"/>, all posted to
+    /// Runs the staged creates at <paramref name="seqs"/> of batch <paramref name="batchId"/> as rows of <paramref name="tenant"/>, all posted to
     /// <paramref name="path"/>, in one transaction with their result run: from <paramref name="rows"/> when given, else
     /// from their stored bodies. True when every one was created; false when none was, for the caller to run them as
     /// items: a value was taken, another run finished one, or one is not staged.
     /// </summary>
-    public async Task<bool> TryRunAsync(string batchId, string path, IReadOnlyList<int> seqs, StagedRows? rows, CancellationToken cancellationToken)
+    public async Task<bool> TryRunAsync(string tenant, string batchId, string path, IReadOnlyList<int> seqs, StagedRows? rows, CancellationToken cancellationToken)
     {
         if (router.StagedCreateAt(path) is not { } create)
         {
@@ -87,7 +88,7 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
         await _statementSlots.WaitAsync(cancellationToken);
         try
         {
-            return await RunAsync(create, batchId, seqs, rows, cancellationToken);
+            return await RunAsync(create, tenant, batchId, seqs, rows, cancellationToken);
         }
         finally
         {
@@ -97,7 +98,7 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
 
     public void Dispose() => _statementSlots.Dispose();
 
-    private async Task<bool> RunAsync(StagedCreate create, string batchId, IReadOnlyList<int> seqs, StagedRows? rows, CancellationToken cancellationToken)
+    private async Task<bool> RunAsync(StagedCreate create, string tenant, string batchId, IReadOnlyList<int> seqs, StagedRows? rows, CancellationToken cancellationToken)
     {
         using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -107,7 +108,7 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
         {
             var sql = _statements.GetOrAdd(
                 (create, rows is not null), key => StagedRuns.Statement(key.Create, key.GivenRows, options.Value.SynchronousStagedCommits));
-            var command = session.Command(sql, StagedRuns.Parameters(batchId, seqs, rows), cancellationToken);
+            var command = session.Command(sql, StagedRuns.Parameters(tenant, batchId, seqs, rows), cancellationToken);
             var done = false;
             if (rows is null)
             {
@@ -115,7 +116,7 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
             }
             else if (await connection.QuerySingleOrDefaultAsync<long[]>(command) is { } ids && ids.Length == seqs.Count)
             {
-                await CopyAsync(connection, create, ids, rows, cancellationToken);
+                await CopyAsync(connection, create, tenant, ids, rows, cancellationToken);
                 done = true;
             }
 
@@ -135,15 +136,25 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
         return true;
     }
 
-    /// <summary>Writes the rows, the i-th with the i-th id, as COPY text (<see cref="CopyText"/>); throws when PostgreSQL refuses a row.</summary>
-    private static async Task CopyAsync(NpgsqlConnection connection, StagedCreate create, long[] ids, StagedRows rows, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes the rows, the i-th with the i-th id, all of <paramref name="tenant"/>, as COPY text (<see cref="CopyText"/>);
+    /// throws when PostgreSQL refuses a row. A tenant id needs no escaping (<see cref="TenantContext.IsValidId"/>), but one
+    /// that is not an id is refused rather than written.
+    /// </summary>
+    private static async Task CopyAsync(
+        NpgsqlConnection connection, StagedCreate create, string tenant, long[] ids, StagedRows rows, CancellationToken cancellationToken)
     {
+        if (!TenantContext.IsValidId(tenant))
+        {
+            throw new ArgumentException($"'{tenant}' is not a tenant id.", nameof(tenant));
+        }
+
         var text = new StringBuilder(CopyBlock + 1024);
         await using (var writer = await connection.BeginTextImportAsync(StagedRuns.Copy(create), cancellationToken))
         {
             for (var i = 0; i < ids.Length; i++)
             {
-                text.Append(ids[i]);
+                text.Append(tenant).Append('\t').Append(ids[i]);
                 foreach (var column in rows.Columns)
                 {
                     text.Append('\t');

@@ -3,7 +3,10 @@ using Orleans.Batch.Grains.Database;
 
 namespace Orleans.Batch.Grains.Resources;
 
-/// <summary>The operations of one resource collection, e.g. <c>/users</c>, run on the caller's session.</summary>
+/// <summary>
+/// The operations of one resource collection, e.g. <c>/users</c>, run on the caller's session over the rows of the
+/// session's tenant only: another tenant's row answers as one that does not exist.
+/// </summary>
 public interface IResourceHandler
 {
     /// <summary>The collection's path segment, e.g. <c>users</c>.</summary>

@@ -45,7 +45,7 @@ public abstract partial class ResourceHandler<TEntity, TFields>
         if (rows.Count > 0)
         {
             var updated = (await session.Connection.QueryAsync<TEntity>(
-                session.Command(bulk.Sql, bulk.Parameters(rows), cancellationToken)).ConfigureAwait(false)).ToDictionary(IdOf);
+                session.TenantCommand(bulk.Sql, bulk.Parameters(rows), cancellationToken)).ConfigureAwait(false)).ToDictionary(IdOf);
             foreach (var (ord, id, _) in rows)
             {
                 responses[ord] = updated.TryGetValue(id, out var entity) ? Ok(entity) : NotFound(id);
@@ -81,10 +81,10 @@ public abstract partial class ResourceHandler<TEntity, TFields>
 
         var sql = $"""
             SELECT t.id AS Id, {key.Of("t." + key.Column)} AS Current, {key.Of("u.wanted")} AS Wanted,
-                   EXISTS (SELECT 1 FROM {Collection} h WHERE {key.Of("h." + key.Column)} = {key.Of("u.wanted")}) AS Held
-            FROM unnest(@Ids, @Values) AS u(id, wanted) JOIN {Collection} t ON t.id = u.id
+                   EXISTS (SELECT 1 FROM {Collection} h WHERE h.tenant_id = @Tenant AND {key.Of("h." + key.Column)} = {key.Of("u.wanted")}) AS Held
+            FROM unnest(@Ids, @Values) AS u(id, wanted) JOIN {Collection} t ON t.tenant_id = @Tenant AND t.id = u.id
             """;
-        var found = (await session.Connection.QueryAsync<KeyRow>(session.Command(sql, new
+        var found = (await session.Connection.QueryAsync<KeyRow>(session.TenantCommand(sql, new
         {
             Ids = wanting.Select(w => w.Id).ToArray(),
             Values = wanting.Select(w => key.Value(w.Fields)).ToArray(),
@@ -107,7 +107,7 @@ public abstract partial class ResourceHandler<TEntity, TFields>
 }
 
 /// <summary>
-/// A set-based update: <paramref name="Sql"/> updates each given row (<c>@Ids</c> and the fields' arrays), keeping
+/// A set-based update: <paramref name="Sql"/> updates each given row of tenant <c>@Tenant</c> (<c>@Ids</c> and the fields' arrays), keeping
 /// each column whose field is null, and returns the entity's columns for each row it found. <paramref name="Key"/>
 /// is the resource's unique value, checked before the update so a taken value answers 409 for its item alone.
 /// </summary>

@@ -29,10 +29,10 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
     /// <summary>The select list, aliased to <typeparamref name="TEntity"/>'s constructor parameters.</summary>
     protected abstract string Columns { get; }
 
-    /// <summary>Inserts <typeparamref name="TFields"/> and returns <see cref="Columns"/>.</summary>
+    /// <summary>Inserts <typeparamref name="TFields"/> as a row of tenant <c>@Tenant</c> and returns <see cref="Columns"/>.</summary>
     protected abstract string InsertSql { get; }
 
-    /// <summary>Updates the row <c>@Id</c>, keeping each column whose field is null, and returns <see cref="Columns"/>.</summary>
+    /// <summary>Updates the row <c>@Id</c> of tenant <c>@Tenant</c>, keeping each column whose field is null, and returns <see cref="Columns"/>.</summary>
     protected abstract string UpdateSql { get; }
 
     /// <summary>Constraint name to the field it guards and the message a client sees when it is violated.</summary>
@@ -98,7 +98,7 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
         try
         {
             var created = await session.Connection.QuerySingleAsync<TEntity>(
-                session.Command(InsertSql, fields, cancellationToken)).ConfigureAwait(false);
+                session.TenantCommand(InsertSql, fields, cancellationToken)).ConfigureAwait(false);
             return new ResourceResponse(201, ResourceJson.Serialize(created), $"/{Collection}/{IdOf(created)}");
         }
         catch (PostgresException e) when (WriteViolation(e) is { } problem)
@@ -136,7 +136,7 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
             var parameters = bulk.Parameters(valid);
             var created = await InsertOptimisticallyAsync(session, bulk, valid, parameters, cancellationToken).ConfigureAwait(false)
                 ?? await session.Connection.QueryAsync<int, TEntity, (int Ord, TEntity Entity)>(
-                    session.Command(bulk.Sql, parameters, cancellationToken), (ord, entity) => (ord, entity), splitOn: "id").ConfigureAwait(false);
+                    session.TenantCommand(bulk.Sql, parameters, cancellationToken), (ord, entity) => (ord, entity), splitOn: "id").ConfigureAwait(false);
             foreach (var (ord, entity) in created)
             {
                 responses[ord] = new ResourceResponse(201, ResourceJson.Serialize(entity), $"/{Collection}/{IdOf(entity)}");
@@ -191,7 +191,7 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
     {
         var created = new List<(int Ord, TEntity Entity)>(rowOf.Count);
         await using var reader = await session.Connection.ExecuteReaderAsync(
-            session.Command(bulk.OptimisticSql, parameters, cancellationToken)).ConfigureAwait(false);
+            session.TenantCommand(bulk.OptimisticSql, parameters, cancellationToken)).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             var (ord, fields) = rowOf[reader.GetString(0)];
@@ -203,9 +203,9 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
 
     public async Task<IReadOnlyList<ResourceResponse>> DeleteManyAsync(DbSession session, IReadOnlyList<long> ids, CancellationToken cancellationToken)
     {
-        var sql = $"DELETE FROM {Collection} WHERE id = ANY(@Ids) RETURNING id";
+        var sql = $"DELETE FROM {Collection} WHERE tenant_id = @Tenant AND id = ANY(@Ids) RETURNING id";
         var deleted = (await session.Connection.QueryAsync<long>(
-            session.Command(sql, new { Ids = ids.Distinct().ToArray() }, cancellationToken)).ConfigureAwait(false)).ToHashSet();
+            session.TenantCommand(sql, new { Ids = ids.Distinct().ToArray() }, cancellationToken)).ConfigureAwait(false)).ToHashSet();
         var responses = new ResourceResponse[ids.Count];
         for (var i = 0; i < ids.Count; i++)
         {
@@ -218,9 +218,9 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
 
     public async Task<ResourceResponse> GetAsync(DbSession session, long id, CancellationToken cancellationToken)
     {
-        var sql = $"SELECT {Columns} FROM {Collection} WHERE id = @Id";
+        var sql = $"SELECT {Columns} FROM {Collection} WHERE tenant_id = @Tenant AND id = @Id";
         var found = await session.Connection.QuerySingleOrDefaultAsync<TEntity>(
-            session.Command(sql, new { Id = id }, cancellationToken)).ConfigureAwait(false);
+            session.TenantCommand(sql, new { Id = id }, cancellationToken)).ConfigureAwait(false);
         return found is null ? NotFound(id) : Ok(found);
     }
 
@@ -238,7 +238,7 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
         try
         {
             var updated = await session.Connection.QuerySingleOrDefaultAsync<TEntity>(
-                session.Command(UpdateSql, parameters, cancellationToken)).ConfigureAwait(false);
+                session.TenantCommand(UpdateSql, parameters, cancellationToken)).ConfigureAwait(false);
             return updated is null ? NotFound(id) : Ok(updated);
         }
         catch (PostgresException e) when (WriteViolation(e) is { } problem)
@@ -249,11 +249,11 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
 
     public async Task<ResourceResponse> DeleteAsync(DbSession session, long id, CancellationToken cancellationToken)
     {
-        var sql = $"DELETE FROM {Collection} WHERE id = @Id";
+        var sql = $"DELETE FROM {Collection} WHERE tenant_id = @Tenant AND id = @Id";
         try
         {
             var deleted = await session.Connection.ExecuteAsync(
-                session.Command(sql, new { Id = id }, cancellationToken)).ConfigureAwait(false);
+                session.TenantCommand(sql, new { Id = id }, cancellationToken)).ConfigureAwait(false);
             return deleted == 0 ? NotFound(id) : new ResourceResponse(204, null);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
@@ -268,7 +268,7 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
         var limit = ParseQueryInt64(query, "limit", DefaultPageSize, 1, MaxPageSize, errors);
         var after = ParseQueryInt64(query, "after", 0, 0, long.MaxValue, errors);
         var parameters = new DynamicParameters();
-        var where = new List<string> { "id > @After" };
+        var where = new List<string> { "tenant_id = @Tenant", "id > @After" };
         foreach (var filter in Filters)
         {
             if (query.TryGetValue(filter.Name, out var raw))
@@ -294,7 +294,7 @@ public abstract partial class ResourceHandler<TEntity, TFields> : IResourceHandl
         parameters.Add("Limit", limit);
         var sql = $"SELECT {Columns} FROM {Collection} WHERE {string.Join(" AND ", where)} ORDER BY id LIMIT @Limit";
         var items = (await session.Connection.QueryAsync<TEntity>(
-            session.Command(sql, parameters, cancellationToken)).ConfigureAwait(false)).AsList();
+            session.TenantCommand(sql, parameters, cancellationToken)).ConfigureAwait(false)).AsList();
         long? nextAfter = items.Count == limit ? IdOf(items[^1]) : null;
         return new ResourceResponse(200, ResourceJson.Serialize(new ResourcePage<TEntity>(items, nextAfter)));
     }
@@ -344,9 +344,9 @@ public sealed record ResourcePage<TEntity>(
 
 /// <summary>
 /// A set-based create of rows from <paramref name="Input"/> (an <c>unnest(...) AS t(ord, ...)</c> of the call's rows)
-/// into <paramref name="Columns"/> of <paramref name="Table"/>, whose unique <paramref name="Key"/> (an expression of a
-/// row alias, over the column <paramref name="KeyColumn"/>, read from a row's fields by <paramref name="FieldKey"/>) is
-/// guarded by <paramref name="UniqueConstraint"/>. <see cref="Sql"/> returns <c>ord</c> (the row's position in the call),
+/// into <paramref name="Columns"/> of <paramref name="Table"/>, as rows of tenant <c>@Tenant</c>, whose unique
+/// <paramref name="Key"/> within the tenant (an expression of a row alias, over the column <paramref name="KeyColumn"/>,
+/// read from a row's fields by <paramref name="FieldKey"/>) is guarded by <paramref name="UniqueConstraint"/>. <see cref="Sql"/> returns <c>ord</c> (the row's position in the call),
 /// <see cref="OptimisticSql"/> the key, followed by the <paramref name="Generated"/> columns, the ones the database sets;
 /// <paramref name="Created"/> makes the entity of such a row (from those columns, from the given ordinal on) and the
 /// fields it was inserted with, which the row holds exactly as given.
@@ -369,7 +369,7 @@ public sealed record BulkInsert(
     /// </remarks>
     public string OptimisticSql => $"""
         SAVEPOINT bulk_insert;
-        INSERT INTO {Table} ({Columns}) SELECT {Columns} FROM {Input} ORDER BY ord RETURNING {KeyColumn} AS key, {Generated}
+        INSERT INTO {Table} (tenant_id, {Columns}) SELECT @Tenant, {Columns} FROM {Input} ORDER BY ord RETURNING {KeyColumn} AS key, {Generated}
         """;
 
     /// <summary>
@@ -381,9 +381,9 @@ public sealed record BulkInsert(
         WITH input AS (SELECT * FROM {Input}),
         fresh AS (
             SELECT DISTINCT ON ({Key("i")}) i.* FROM input i
-            WHERE NOT EXISTS (SELECT 1 FROM {Table} x WHERE {Key("x")} = {Key("i")})
+            WHERE NOT EXISTS (SELECT 1 FROM {Table} x WHERE x.tenant_id = @Tenant AND {Key("x")} = {Key("i")})
             ORDER BY {Key("i")}, i.ord),
-        ins AS (INSERT INTO {Table} ({Columns}) SELECT {Columns} FROM fresh ORDER BY ord RETURNING {Returning})
+        ins AS (INSERT INTO {Table} (tenant_id, {Columns}) SELECT @Tenant, {Columns} FROM fresh ORDER BY ord RETURNING {Returning})
         SELECT f.ord, ins.* FROM ins JOIN fresh f ON {Key("f")} = {Key("ins")}
         """;
 

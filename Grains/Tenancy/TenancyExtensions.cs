@@ -7,13 +7,14 @@ namespace Orleans.Batch.Grains.Tenancy;
 
 public static class TenancyExtensions
 {
-    /// <summary>Tenants: their default quotas, validated at start-up.</summary>
+    /// <summary>Tenants: their default quotas, validated at start-up, and the silo's cache of each tenant's quotas.</summary>
     public static IServiceCollection AddTenancy(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<TenantQuotaOptions>()
             .Bind(configuration.GetSection(TenantQuotaOptions.Section))
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<TenantQuotaOptions>, SelfValidation<TenantQuotaOptions>>();
+        services.AddSingleton(sp => new TenantQuotaCache(sp.GetRequiredService<IGrainFactory>()));
         return services;
     }
 }

@@ -181,11 +181,11 @@ internal sealed class Benchmarks(BenchOptions options)
         await using var connection = new NpgsqlConnection(options.Postgres);
         await connection.OpenAsync();
         var clock = Stopwatch.StartNew();
-        await using (var writer = await connection.BeginTextImportAsync("COPY users (email, name) FROM STDIN (FORMAT csv)"))
+        await using (var writer = await connection.BeginTextImportAsync("COPY users (tenant_id, email, name) FROM STDIN (FORMAT csv)"))
         {
             for (var i = 1; i <= rows; i++)
             {
-                await writer.WriteAsync($"{tag}-{i}@bench.example.com,Bench User {i}\n");
+                await writer.WriteAsync($"default,{tag}-{i}@bench.example.com,Bench User {i}\n");
             }
         }
 

@@ -7,8 +7,10 @@ using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Idempotency;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Grains.Operations;
 using Orleans.Batch.Grains.Resources;
+using Orleans.Batch.Grains.Tenancy;
 
 namespace Orleans.Batch.Bench;
 
@@ -34,6 +36,8 @@ internal static class ChunkPath
             .AddBatchDatabase(configuration)
             .AddResources()
             .AddIdempotency(configuration)
+            // No cluster to ask for tenants' quotas: its creates carry no idempotency keys, which would need them.
+            .AddSingleton(new TenantQuotaCache((_, _) => Task.FromResult<TenantQuotas?>(null), TimeProvider.System))
             .BuildServiceProvider();
         var executor = services.GetRequiredService<OperationExecutor>();
         var dataSource = services.GetRequiredService<NpgsqlDataSource>();
@@ -66,7 +70,7 @@ internal static class ChunkPath
                     var count = Math.Min(options.ChunkSize, items.Count - first);
                     var operations = BatchItemSlice.Of(items.GetRange(first, count)).DecodeOperations();
                     var ledger = new ItemLedger(batchId, Enumerable.Range(first, count).ToList()) { Resent = false };
-                    var answers = await executor.ExecuteManyAsync(operations, ledger, CancellationToken.None);
+                    var answers = await executor.ExecuteManyAsync(TenantContext.Default, operations, ledger, CancellationToken.None);
                     if (answers.Responses.FirstOrDefault(r => r.Status != 201) is { } failed)
                     {
                         throw new InvalidOperationException($"A create answered {failed.Status}: {failed.Body}");

@@ -18,13 +18,13 @@ public sealed class OrderHandler
     protected override string Columns => Select;
 
     protected override string InsertSql =>
-        $"INSERT INTO orders (user_id, product_id, quantity, status) VALUES (@UserId, @ProductId, @Quantity, COALESCE(@Status, 'pending')) RETURNING {Select}";
+        $"INSERT INTO orders (tenant_id, user_id, product_id, quantity, status) VALUES (@Tenant, @UserId, @ProductId, @Quantity, COALESCE(@Status, 'pending')) RETURNING {Select}";
 
     protected override string UpdateSql =>
         $"""
         UPDATE orders SET user_id = COALESCE(@UserId, user_id), product_id = COALESCE(@ProductId, product_id),
             quantity = COALESCE(@Quantity, quantity), status = COALESCE(@Status, status)
-        WHERE id = @Id RETURNING {Select}
+        WHERE tenant_id = @Tenant AND id = @Id RETURNING {Select}
         """;
 
     protected override IReadOnlyDictionary<string, (string Field, string Message)> Constraints { get; } =
@@ -49,7 +49,7 @@ public sealed class OrderHandler
         UPDATE orders AS t SET user_id = COALESCE(u.new_user_id, t.user_id), product_id = COALESCE(u.new_product_id, t.product_id),
             quantity = COALESCE(u.new_quantity, t.quantity), status = COALESCE(u.new_status, t.status)
         FROM unnest(@Ids, @UserIds, @ProductIds, @Quantities, @Statuses) AS u(row_id, new_user_id, new_product_id, new_quantity, new_status)
-        WHERE t.id = u.row_id RETURNING {Select}
+        WHERE t.tenant_id = @Tenant AND t.id = u.row_id RETURNING {Select}
         """,
         rows => new
         {

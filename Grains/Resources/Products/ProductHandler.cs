@@ -17,10 +17,10 @@ public sealed class ProductHandler
     protected override string Columns => Select;
 
     protected override string InsertSql =>
-        $"INSERT INTO products (sku, name, price) VALUES (@Sku, @Name, @Price) RETURNING {Select}";
+        $"INSERT INTO products (tenant_id, sku, name, price) VALUES (@Tenant, @Sku, @Name, @Price) RETURNING {Select}";
 
     protected override string UpdateSql =>
-        $"UPDATE products SET sku = COALESCE(@Sku, sku), name = COALESCE(@Name, name), price = COALESCE(@Price, price) WHERE id = @Id RETURNING {Select}";
+        $"UPDATE products SET sku = COALESCE(@Sku, sku), name = COALESCE(@Name, name), price = COALESCE(@Price, price) WHERE tenant_id = @Tenant AND id = @Id RETURNING {Select}";
 
     protected override IReadOnlyDictionary<string, (string Field, string Message)> Constraints { get; } =
         new Dictionary<string, (string, string)>
@@ -50,7 +50,7 @@ public sealed class ProductHandler
         UPDATE products AS t
         SET sku = COALESCE(u.new_sku, t.sku), name = COALESCE(u.new_name, t.name), price = COALESCE(u.new_price, t.price)
         FROM unnest(@Ids, @Skus, @Names, @Prices) AS u(row_id, new_sku, new_name, new_price)
-        WHERE t.id = u.row_id RETURNING {Select}
+        WHERE t.tenant_id = @Tenant AND t.id = u.row_id RETURNING {Select}
         """,
         rows => new
         {

@@ -15,10 +15,10 @@ public sealed class UserHandler
 
     protected override string Columns => Select;
 
-    protected override string InsertSql => $"INSERT INTO users (email, name) VALUES (@Email, @Name) RETURNING {Select}";
+    protected override string InsertSql => $"INSERT INTO users (tenant_id, email, name) VALUES (@Tenant, @Email, @Name) RETURNING {Select}";
 
     protected override string UpdateSql =>
-        $"UPDATE users SET email = COALESCE(@Email, email), name = COALESCE(@Name, name) WHERE id = @Id RETURNING {Select}";
+        $"UPDATE users SET email = COALESCE(@Email, email), name = COALESCE(@Name, name) WHERE tenant_id = @Tenant AND id = @Id RETURNING {Select}";
 
     protected override IReadOnlyDictionary<string, (string Field, string Message)> Constraints { get; } =
         new Dictionary<string, (string, string)>
@@ -42,7 +42,7 @@ public sealed class UserHandler
         $"""
         UPDATE users AS t SET email = COALESCE(u.new_email, t.email), name = COALESCE(u.new_name, t.name)
         FROM unnest(@Ids, @Emails, @Names) AS u(row_id, new_email, new_name)
-        WHERE t.id = u.row_id RETURNING {Select}
+        WHERE t.tenant_id = @Tenant AND t.id = u.row_id RETURNING {Select}
         """,
         rows => new
         {

@@ -174,7 +174,7 @@ public sealed class BatchCommandsTests(ClusterFixture fixture)
 
         // The API cannot choose a user's id, so the missing user is created in the database directly.
         await using (var insert = fixture.Database.CreateCommand(
-            "INSERT INTO users (id, email, name) OVERRIDING SYSTEM VALUE VALUES ($1, $2, 'Late User')"))
+            "INSERT INTO users (tenant_id, id, email, name) OVERRIDING SYSTEM VALUE VALUES ('default', $1, $2, 'Late User')"))
         {
             insert.Parameters.AddWithValue(userId);
             insert.Parameters.AddWithValue(Unique.Email("late"));

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Errors;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Tests.Infrastructure;
 using Orleans.Runtime;
 using Xunit.Abstractions;
@@ -113,6 +114,7 @@ public sealed class DatabaseOutageTests(DatabaseOutageTests.OutageFixture fixtur
 
             // What crosses to the gateway holds nothing of Npgsql, which a real gateway (a process without it) could not read.
             await AssertReadableUnavailableAsync(() => fixture.Grains.GetGrain<IBatchGrain>(unknown).GetStatusAsync());
+            TenantContext.Set(TenantContext.Default);
             await AssertReadableUnavailableAsync(() => fixture.Grains.GetGrain<IOperationGrain>(0).ExecuteAsync(
                 new OperationRequest("read", "GET", "/users/1", null, null, null)));
         }

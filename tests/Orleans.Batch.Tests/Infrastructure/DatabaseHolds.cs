@@ -87,14 +87,14 @@ public sealed class UserInsertHold : InsertHold
 
     public static async Task<UserInsertHold> AcquireAsync(NpgsqlDataSource database, string email)
     {
-        var (connection, transaction) = await InsertAsync(database, "INSERT INTO users (email, name) VALUES ($1, 'hold')", email);
+        var (connection, transaction) = await InsertAsync(database, "INSERT INTO users (tenant_id, email, name) VALUES ('default', $1, 'hold')", email);
         return new UserInsertHold(connection, transaction, email);
     }
 }
 
 /// <summary>
-/// Holds the session-level advisory lock an idempotency key's first execution holds while it runs
-/// (<c>hashtextextended(key, 0)</c>), so the key looks "still running" to every other execution until released.
+/// Holds the session-level advisory lock an idempotency key of the default tenant holds while its first execution runs
+/// (<c>hashtextextended(key, hashtext(tenant))</c>), so the key looks "still running" to every other execution until released.
 /// </summary>
 public sealed class IdempotencyKeyHold : IAsyncDisposable
 {
@@ -111,7 +111,7 @@ public sealed class IdempotencyKeyHold : IAsyncDisposable
     public static async Task<IdempotencyKeyHold> AcquireAsync(NpgsqlDataSource database, string key)
     {
         var connection = await database.OpenConnectionAsync();
-        await using (var command = new NpgsqlCommand("SELECT pg_advisory_lock(hashtextextended($1, 0))", connection))
+        await using (var command = new NpgsqlCommand("SELECT pg_advisory_lock(hashtextextended($1, hashtext('default')))", connection))
         {
             command.Parameters.AddWithValue(key);
             await command.ExecuteNonQueryAsync();
@@ -125,7 +125,7 @@ public sealed class IdempotencyKeyHold : IAsyncDisposable
         if (_held)
         {
             _held = false;
-            await using var command = new NpgsqlCommand("SELECT pg_advisory_unlock(hashtextextended($1, 0))", _connection);
+            await using var command = new NpgsqlCommand("SELECT pg_advisory_unlock(hashtextextended($1, hashtext('default')))", _connection);
             command.Parameters.AddWithValue(_key);
             Assert.True((bool)(await command.ExecuteScalarAsync())!);
         }

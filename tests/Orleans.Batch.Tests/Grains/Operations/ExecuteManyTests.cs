@@ -2,6 +2,7 @@ using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Grains.Operations;
 using Orleans.Batch.Grains.Resources;
 using Orleans.Batch.Tests.Infrastructure;
@@ -25,7 +26,7 @@ public sealed class ExecuteManyTests(ClusterFixture fixture)
         await new BatchApi(fixture.Http).CreateUserAsync(taken);
         var key = Unique.Token();
 
-        var responses = await Executor.ExecuteManyAsync(
+        var responses = await Executor.ExecuteManyAsync(TenantContext.Default,
         [
             CreateUser("a", fresh, key),
             CreateUser("b", "not-an-email", key),
@@ -47,7 +48,7 @@ public sealed class ExecuteManyTests(ClusterFixture fixture)
         var key = Unique.Token();
         var api = new BatchApi(fixture.Http);
 
-        var responses = await Executor.ExecuteManyAsync(
+        var responses = await Executor.ExecuteManyAsync(TenantContext.Default,
         [
             new("u1", "POST", "/users", JsonSerializer.Serialize(new { email = $"  {Unique.Email("padded")} ", name = " Zoë  Ünïcode " }), null, null),
             CreateUser("u2", Unique.Email("plain"), key),
@@ -70,8 +71,8 @@ public sealed class ExecuteManyTests(ClusterFixture fixture)
         var key = Unique.Token();
         var operations = Enumerable.Range(0, 20).Select(i => CreateUser($"r{i}", Unique.Email($"replay{i}"), key)).ToList();
 
-        var first = await Executor.ExecuteManyAsync(operations, CancellationToken.None);
-        var second = await Executor.ExecuteManyAsync(operations, CancellationToken.None);
+        var first = await Executor.ExecuteManyAsync(TenantContext.Default, operations, CancellationToken.None);
+        var second = await Executor.ExecuteManyAsync(TenantContext.Default, operations, CancellationToken.None);
 
         Assert.All(first, r => Assert.Equal(201, r.Status));
         Assert.Equal(first.Select(r => r.Body), second.Select(r => r.Body));
@@ -85,9 +86,9 @@ public sealed class ExecuteManyTests(ClusterFixture fixture)
     public async Task ExecuteMany_KeyReusedWithAnotherBody_Answers422ForThatItemOnly()
     {
         var key = Unique.Token();
-        await Executor.ExecuteManyAsync([CreateUser("a", Unique.Email("first"), key)], CancellationToken.None);
+        await Executor.ExecuteManyAsync(TenantContext.Default, [CreateUser("a", Unique.Email("first"), key)], CancellationToken.None);
 
-        var responses = await Executor.ExecuteManyAsync(
+        var responses = await Executor.ExecuteManyAsync(TenantContext.Default,
             [CreateUser("a", Unique.Email("other"), key), CreateUser("b", Unique.Email("b"), key)], CancellationToken.None);
 
         Assert.Equal([422, 201], responses.Select(r => r.Status));
@@ -98,9 +99,9 @@ public sealed class ExecuteManyTests(ClusterFixture fixture)
     {
         var key = Unique.Token();
         await using var holder = await fixture.Database.OpenConnectionAsync();
-        await holder.ExecuteAsync("SELECT pg_advisory_lock(hashtextextended(@k, 0))", new { k = $"{key}:busy" });
+        await holder.ExecuteAsync("SELECT pg_advisory_lock(hashtextextended(@k, hashtext(@tenant)))", new { k = $"{key}:busy", tenant = TenantContext.Default });
 
-        var responses = await Executor.ExecuteManyAsync(
+        var responses = await Executor.ExecuteManyAsync(TenantContext.Default,
             [CreateUser("busy", Unique.Email("busy"), key), CreateUser("free", Unique.Email("free"), key)], CancellationToken.None);
 
         await holder.ExecuteAsync("SELECT pg_advisory_unlock_all()");
@@ -113,7 +114,7 @@ public sealed class ExecuteManyTests(ClusterFixture fixture)
         var email = Unique.Email("dupkey");
         var operation = CreateUser("x", email, Unique.Token());
 
-        var responses = await Executor.ExecuteManyAsync([operation, operation with { Id = "y" }], CancellationToken.None);
+        var responses = await Executor.ExecuteManyAsync(TenantContext.Default, [operation, operation with { Id = "y" }], CancellationToken.None);
 
         Assert.Equal([201, 201], responses.Select(r => r.Status));
         Assert.Equal(responses[0].Body, responses[1].Body);
@@ -128,7 +129,7 @@ public sealed class ExecuteManyTests(ClusterFixture fixture)
         var kept = await api.CreateUserAsync();
         var key = Unique.Token();
 
-        var responses = await Executor.ExecuteManyAsync(
+        var responses = await Executor.ExecuteManyAsync(TenantContext.Default,
         [
             new("get", "GET", $"/users/{kept}", null, null, null),
             new("delete", "DELETE", $"/users/{doomed}", null, null, null, $"{key}:delete"),
@@ -147,7 +148,7 @@ public sealed class ExecuteManyTests(ClusterFixture fixture)
         var sku = Unique.Sku();
         var key = Unique.Token();
 
-        var responses = await Executor.ExecuteManyAsync(
+        var responses = await Executor.ExecuteManyAsync(TenantContext.Default,
         [
             CreateProduct("a", sku, 10m, key),
             CreateProduct("b", sku, 11m, key),
@@ -169,13 +170,13 @@ public sealed class ExecuteManyTests(ClusterFixture fixture)
         await api.CreateOrderAsync(referenced, await api.CreateProductAsync());
         var key = Unique.Token();
 
-        var plain = await Executor.ExecuteManyAsync(
+        var plain = await Executor.ExecuteManyAsync(TenantContext.Default,
         [
             DeleteUser("a", first, key),
             DeleteUser("b", 987654321987, key),
             DeleteUser("c", first, key + "-again"),
         ], CancellationToken.None);
-        var withReference = await Executor.ExecuteManyAsync(
+        var withReference = await Executor.ExecuteManyAsync(TenantContext.Default,
             [DeleteUser("d", second, key), DeleteUser("e", referenced, key)], CancellationToken.None);
 
         Assert.Equal([204, 404, 404], plain.Select(r => r.Status));

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Grains.Operations;
 using Orleans.Batch.Grains.Resources;
 using Orleans.Batch.Tests.Infrastructure;
@@ -39,7 +40,7 @@ public sealed class ExecuteManyUpdateTests(ClusterFixture fixture)
             Patch("second", $"/users/{second}", new { email = shared.ToUpperInvariant() }, key),
         };
 
-        var responses = await Executor.ExecuteManyAsync(operations, CancellationToken.None);
+        var responses = await Executor.ExecuteManyAsync(TenantContext.Default, operations, CancellationToken.None);
 
         Assert.Equal([200, 404, 400, 409, 200, 409], responses.Select(r => r.Status));
         Assert.Equal(await GetBodyAsync($"/users/{renamed}"), responses[0].Body);
@@ -72,7 +73,7 @@ public sealed class ExecuteManyUpdateTests(ClusterFixture fixture)
             new("nulled", "PATCH", $"/users/{nulled}", """{"email":null}""", null, null, $"{key}:nulled"),
         };
 
-        var responses = await Executor.ExecuteManyAsync(operations, CancellationToken.None);
+        var responses = await Executor.ExecuteManyAsync(TenantContext.Default, operations, CancellationToken.None);
 
         Assert.Equal([400, 200, 200, 400], responses.Select(r => r.Status));
         Assert.Equal((await SingleAsync(operations[0])).Body, responses[0].Body);
@@ -101,7 +102,7 @@ public sealed class ExecuteManyUpdateTests(ClusterFixture fixture)
             Patch("negative", $"/products/{negative}", new { price = -1m }, key),
         };
 
-        var responses = await Executor.ExecuteManyAsync(operations, CancellationToken.None);
+        var responses = await Executor.ExecuteManyAsync(TenantContext.Default, operations, CancellationToken.None);
 
         Assert.Equal([200, 409, 200, 409, 400], responses.Select(r => r.Status));
         Assert.Equal(12.5m, Json(responses[0]).GetProperty("price").GetDecimal());
@@ -123,7 +124,7 @@ public sealed class ExecuteManyUpdateTests(ClusterFixture fixture)
         var email = Unique.Email("twice");
         var key = Unique.Token();
 
-        var responses = await Executor.ExecuteManyAsync(
+        var responses = await Executor.ExecuteManyAsync(TenantContext.Default,
         [
             Patch("email", $"/users/{twice}", new { email }, key),
             Patch("other", $"/users/{other}", new { name = "Other" }, key),
@@ -144,10 +145,10 @@ public sealed class ExecuteManyUpdateTests(ClusterFixture fixture)
         var key = Unique.Token();
         var operations = new[] { Patch("a", $"/users/{first}", new { name = "Keyed A" }, key), Patch("b", $"/users/{second}", new { name = "Keyed B" }, key) };
 
-        var original = await Executor.ExecuteManyAsync(operations, CancellationToken.None);
+        var original = await Executor.ExecuteManyAsync(TenantContext.Default, operations, CancellationToken.None);
         await SingleAsync(Patch("later", $"/users/{first}", new { name = "Later" }, key));
-        var replayed = await Executor.ExecuteManyAsync(operations, CancellationToken.None);
-        var reused = await Executor.ExecuteManyAsync([operations[1] with { Body = """{"name":"Other"}""" }], CancellationToken.None);
+        var replayed = await Executor.ExecuteManyAsync(TenantContext.Default, operations, CancellationToken.None);
+        var reused = await Executor.ExecuteManyAsync(TenantContext.Default, [operations[1] with { Body = """{"name":"Other"}""" }], CancellationToken.None);
 
         Assert.Equal([200, 200], original.Select(r => r.Status));
         Assert.Equal(original.Select(r => r.Body), replayed.Select(r => r.Body));
@@ -163,10 +164,10 @@ public sealed class ExecuteManyUpdateTests(ClusterFixture fixture)
         var (leaverEmail, holderEmail) = (await EmailOfAsync(leaver), await EmailOfAsync(holder));
         var key = Unique.Token();
 
-        var freedFirst = await Executor.ExecuteManyAsync(
+        var freedFirst = await Executor.ExecuteManyAsync(TenantContext.Default,
             [Patch("leave", $"/users/{leaver}", new { email = Unique.Email("left") }, key), Patch("take", $"/users/{taker}", new { email = leaverEmail }, key)],
             CancellationToken.None);
-        var takenFirst = await Executor.ExecuteManyAsync(
+        var takenFirst = await Executor.ExecuteManyAsync(TenantContext.Default,
             [Patch("blocked", $"/users/{blocked}", new { email = holderEmail }, key), Patch("hold", $"/users/{holder}", new { email = Unique.Email("held") }, key)],
             CancellationToken.None);
 
@@ -201,9 +202,9 @@ public sealed class ExecuteManyUpdateTests(ClusterFixture fixture)
             Patch("reference", $"/orders/{orders[3]}", new { productId = MissingId }, key),
         };
 
-        var plainResponses = await Executor.ExecuteManyAsync(plain, CancellationToken.None);
+        var plainResponses = await Executor.ExecuteManyAsync(TenantContext.Default, plain, CancellationToken.None);
         var plainWriters = await WritersAsync("orders", orders[0], orders[1]);
-        var referenceResponses = await Executor.ExecuteManyAsync(withMissingReference, CancellationToken.None);
+        var referenceResponses = await Executor.ExecuteManyAsync(TenantContext.Default, withMissingReference, CancellationToken.None);
 
         Assert.Equal([200, 200, 404, 400], plainResponses.Select(r => r.Status));
         Assert.Equal(1, plainWriters);
@@ -226,7 +227,7 @@ public sealed class ExecuteManyUpdateTests(ClusterFixture fixture)
 
     /// <summary>What the single-item path answers the operation, without its idempotency key.</summary>
     private Task<ResourceResponse> SingleAsync(OperationRequest operation) =>
-        Executor.ExecuteAsync(operation.Method, operation.Path, operation.Body, null, CancellationToken.None);
+        Executor.ExecuteAsync(TenantContext.Default, operation.Method, operation.Path, operation.Body, null, CancellationToken.None);
 
     private async Task<string?> GetBodyAsync(string path) => (await SingleAsync(new("get", "GET", path, null, null, null))).Body;
 

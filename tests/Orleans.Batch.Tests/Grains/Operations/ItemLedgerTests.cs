@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.Batch.Grains.Batches;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Grains.Operations;
 using Orleans.Batch.Grains.Resources;
 using Orleans.Batch.Tests.Infrastructure;
@@ -34,7 +35,7 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
         var chunk = await StageAsync(
             [CreateUser("a", fresh[0]), CreateUser("b", taken.ToUpperInvariant()), CreateUser("c", "not-an-email"), CreateUser("d", fresh[1])]);
 
-        var answers = await Executor.ExecuteManyAsync(chunk.Operations, chunk.Ledger, CancellationToken.None);
+        var answers = await Executor.ExecuteManyAsync(TenantContext.Default, chunk.Operations, chunk.Ledger, CancellationToken.None);
 
         Assert.Equal([201, 409, 400, 201], answers.Responses.Select(r => r.Status));
         Assert.All(answers.Recorded, Assert.True);
@@ -62,7 +63,7 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
         var key = $"{Unique.Token()}:keyed";
         var chunk = await StageAsync([.. emails.Select((e, i) => CreateUser($"u{i}", e) with { IdempotencyKey = i == emails.Count - 1 ? key : null })]);
 
-        var first = await Executor.ExecuteManyAsync(chunk.Operations, chunk.Ledger, CancellationToken.None);
+        var first = await Executor.ExecuteManyAsync(TenantContext.Default, chunk.Operations, chunk.Ledger, CancellationToken.None);
         var rowsAfterFirst = await ReadRowsAsync(chunk.BatchId);
 
         // The keyed item's key looks busy meanwhile: an item whose row holds its result still answers that
@@ -70,7 +71,7 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
         OperationExecutor.ChunkAnswers second;
         await using (await IdempotencyKeyHold.AcquireAsync(fixture.Database, key))
         {
-            second = await Executor.ExecuteManyAsync(chunk.Operations, chunk.Ledger, CancellationToken.None);
+            second = await Executor.ExecuteManyAsync(TenantContext.Default, chunk.Operations, chunk.Ledger, CancellationToken.None);
         }
 
         Assert.Equal([.. Enumerable.Repeat(201, 10), 409, 201], first.Responses.Select(r => r.Status));
@@ -94,9 +95,9 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
         var chunk = await StageAsync([.. emails.Select((e, i) => CreateUser($"u{i}", e))]);
         var firstAttempt = chunk.Ledger with { Resent = false };
 
-        var first = await Executor.ExecuteManyAsync(chunk.Operations, firstAttempt, CancellationToken.None);
+        var first = await Executor.ExecuteManyAsync(TenantContext.Default, chunk.Operations, firstAttempt, CancellationToken.None);
         var rowsAfterFirst = await ReadRowsAsync(chunk.BatchId);
-        var second = await Executor.ExecuteManyAsync(chunk.Operations, firstAttempt, CancellationToken.None);
+        var second = await Executor.ExecuteManyAsync(TenantContext.Default, chunk.Operations, firstAttempt, CancellationToken.None);
 
         Assert.Equal([.. Enumerable.Repeat(201, 6), 409], first.Responses.Select(r => r.Status));
         Assert.Equal(first.Responses, second.Responses);
@@ -127,7 +128,7 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
             Assert.Equal(2, await CancelAsync(connection, null, chunk, cancelled, 1, 2));
         }
 
-        var answers = await Executor.ExecuteManyAsync(chunk.Operations, chunk.Ledger, CancellationToken.None);
+        var answers = await Executor.ExecuteManyAsync(TenantContext.Default, chunk.Operations, chunk.Ledger, CancellationToken.None);
 
         Assert.Equal([201, Problems.CancelledStatus, Problems.CancelledStatus, 201], answers.Responses.Select(r => r.Status));
         Assert.Equal(cancelled.Body, answers.Responses[1].Body);
@@ -163,7 +164,7 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
         {
             await using var cancel = await canceller.BeginTransactionAsync();
             Assert.Equal(2, await CancelAsync(canceller, cancel, chunk, cancelled, 1, 2));
-            run = Executor.ExecuteManyAsync(chunk.Operations, chunk.Ledger, CancellationToken.None);
+            run = Executor.ExecuteManyAsync(TenantContext.Default, chunk.Operations, chunk.Ledger, CancellationToken.None);
             await DatabaseHolds.WaitUntilBlockingAsync(fixture.Database, canceller.ProcessID);
             await cancel.CommitAsync();
         }
@@ -192,8 +193,8 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
             var (secondOps, secondLedger) = (chunk.Operations.Skip(2).ToList(), new ItemLedger(chunk.BatchId, [.. chunk.Ledger.Seqs.Skip(2)]));
 
             var runs = await Task.WhenAll(
-                Executor.ExecuteManyAsync(firstOps, firstLedger, CancellationToken.None),
-                Executor.ExecuteManyAsync(secondOps, secondLedger, CancellationToken.None));
+                Executor.ExecuteManyAsync(TenantContext.Default, firstOps, firstLedger, CancellationToken.None),
+                Executor.ExecuteManyAsync(TenantContext.Default, secondOps, secondLedger, CancellationToken.None));
 
             Assert.All(runs.SelectMany(r => r.Responses), r => Assert.Equal(201, r.Status));
             Assert.Equal(runs[0].Responses.Skip(2).Select(r => r.Location), runs[1].Responses.Take(2).Select(r => r.Location));
@@ -226,8 +227,8 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
             ]);
 
             var runs = await Task.WhenAll(
-                Executor.ExecuteManyAsync(chunk.Operations, chunk.Ledger, CancellationToken.None),
-                Executor.ExecuteManyAsync(chunk.Operations, chunk.Ledger, CancellationToken.None));
+                Executor.ExecuteManyAsync(TenantContext.Default, chunk.Operations, chunk.Ledger, CancellationToken.None),
+                Executor.ExecuteManyAsync(TenantContext.Default, chunk.Operations, chunk.Ledger, CancellationToken.None));
 
             Assert.Equal([.. Enumerable.Repeat(201, 30), 409, 200, 201], runs[0].Responses.Select(r => r.Status));
             Assert.Equal(runs[0].Responses, runs[1].Responses);
@@ -254,9 +255,9 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
         Task<OperationExecutor.ChunkAnswers> first, second;
         await using (var hold = await UserInsertHold.AcquireAsync(fixture.Database, emails[1]))
         {
-            first = Executor.ExecuteManyAsync(chunk.Operations, chunk.Ledger, CancellationToken.None);
+            first = Executor.ExecuteManyAsync(TenantContext.Default, chunk.Operations, chunk.Ledger, CancellationToken.None);
             await hold.WaitUntilBlockingAsync(fixture.Database);
-            second = Executor.ExecuteManyAsync(chunk.Operations, chunk.Ledger, CancellationToken.None);
+            second = Executor.ExecuteManyAsync(TenantContext.Default, chunk.Operations, chunk.Ledger, CancellationToken.None);
             await Task.WhenAny(second, Task.Delay(TimeSpan.FromSeconds(1)));
         }
 
@@ -295,8 +296,8 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
             new("list", "GET", $"/users?email={Uri.EscapeDataString(fresh)}", null, null, null),
         ]);
 
-        var first = await Executor.ExecuteManyAsync(chunk.Operations, chunk.Ledger, CancellationToken.None);
-        var second = await Executor.ExecuteManyAsync(chunk.Operations, chunk.Ledger, CancellationToken.None);
+        var first = await Executor.ExecuteManyAsync(TenantContext.Default, chunk.Operations, chunk.Ledger, CancellationToken.None);
+        var second = await Executor.ExecuteManyAsync(TenantContext.Default, chunk.Operations, chunk.Ledger, CancellationToken.None);
 
         Assert.Equal([201, 200, 200, 404, 201, 200], first.Responses.Select(r => r.Status));
         Assert.Equal([true, true, false, true, true, false], first.Recorded);
@@ -326,8 +327,8 @@ public sealed class ItemLedgerTests(ClusterFixture fixture)
             new("b", "DELETE", $"/users/{doomed[1]}", null, null, null),
         ]);
 
-        var first = await Executor.ExecuteManyAsync(chunk.Operations, chunk.Ledger, CancellationToken.None);
-        var second = await Executor.ExecuteManyAsync(chunk.Operations, chunk.Ledger, CancellationToken.None);
+        var first = await Executor.ExecuteManyAsync(TenantContext.Default, chunk.Operations, chunk.Ledger, CancellationToken.None);
+        var second = await Executor.ExecuteManyAsync(TenantContext.Default, chunk.Operations, chunk.Ledger, CancellationToken.None);
 
         Assert.Equal([204, 404, 204], first.Responses.Select(r => r.Status));
         Assert.Equal([204, 404, 204], second.Responses.Select(r => r.Status));

@@ -8,6 +8,7 @@ using Orleans.Batch.Grains.Batches;
 using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Interfaces.Batches;
 using Orleans.Batch.Grains.Interfaces.Operations;
+using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Grains.Operations;
 using Orleans.Batch.Grains.Resources;
 using Orleans.Batch.Tests.Infrastructure;
@@ -102,9 +103,9 @@ public sealed class StagedCreatesTests(ClusterFixture fixture)
         var (batchId, operations) = await StoreAsync(emails, staged: true);
         var staged = Services.GetRequiredService<StagedCreates>();
 
-        Assert.True(await staged.TryRunAsync(batchId, "/users", [0, 1, 2], null, CancellationToken.None));
-        Assert.False(await staged.TryRunAsync(batchId, "/users", [0, 1, 2], null, CancellationToken.None));
-        var again = await Services.GetRequiredService<OperationExecutor>().ExecuteManyAsync(
+        Assert.True(await staged.TryRunAsync(TenantContext.Default, batchId, "/users", [0, 1, 2], null, CancellationToken.None));
+        Assert.False(await staged.TryRunAsync(TenantContext.Default, batchId, "/users", [0, 1, 2], null, CancellationToken.None));
+        var again = await Services.GetRequiredService<OperationExecutor>().ExecuteManyAsync(TenantContext.Default,
             operations, new ItemLedger(batchId, [0, 1, 2]) { Resent = true }, CancellationToken.None);
 
         Assert.All(again.Recorded, Assert.True);
@@ -125,7 +126,7 @@ public sealed class StagedCreatesTests(ClusterFixture fixture)
         var emails = new[] { Unique.Email("unmarked-0"), Unique.Email("unmarked-1") };
         var (batchId, _) = await StoreAsync(emails, staged: false);
 
-        Assert.False(await Services.GetRequiredService<StagedCreates>().TryRunAsync(batchId, "/users", [0, 1], null, CancellationToken.None));
+        Assert.False(await Services.GetRequiredService<StagedCreates>().TryRunAsync(TenantContext.Default, batchId, "/users", [0, 1], null, CancellationToken.None));
 
         Assert.Equal(0, await fixture.Database.CountUsersAsync(emails));
         await using var connection = await fixture.Database.OpenConnectionAsync();
@@ -138,9 +139,9 @@ public sealed class StagedCreatesTests(ClusterFixture fixture)
         var emails = new[] { Unique.Email("retry-s0"), Unique.Email("retry-s1") };
         var (batchId, _) = await StoreAsync(emails, staged: true, extra: new OperationRequest("bad", "POST", "/users", """{"email":"nope","name":"X"}""", null, null));
         var store = Services.GetRequiredService<BatchItemStore>();
-        Assert.True(await Services.GetRequiredService<StagedCreates>().TryRunAsync(batchId, "/users", [0, 1], null, CancellationToken.None));
+        Assert.True(await Services.GetRequiredService<StagedCreates>().TryRunAsync(TenantContext.Default, batchId, "/users", [0, 1], null, CancellationToken.None));
         var bad = new OperationRequest("bad", "POST", "/users", """{"email":"nope","name":"X"}""", null, batchId);
-        await Services.GetRequiredService<OperationExecutor>().ExecuteManyAsync([bad], new ItemLedger(batchId, [2]) { Resent = false }, CancellationToken.None);
+        await Services.GetRequiredService<OperationExecutor>().ExecuteManyAsync(TenantContext.Default, [bad], new ItemLedger(batchId, [2]) { Resent = false }, CancellationToken.None);
 
         Assert.Equal(1, await store.ResetFailedAsync(batchId, CancellationToken.None));
 
@@ -158,8 +159,8 @@ public sealed class StagedCreatesTests(ClusterFixture fixture)
         var staged = Services.GetRequiredService<StagedCreates>();
         var rows = new StagedRows([emails, ["Row 0", "Row 1", "Row 2"]]);
 
-        Assert.True(await staged.TryRunAsync(batchId, "/users", [0, 1, 2], rows, CancellationToken.None));
-        Assert.False(await staged.TryRunAsync(batchId, "/users", [0, 1, 2], rows, CancellationToken.None));
+        Assert.True(await staged.TryRunAsync(TenantContext.Default, batchId, "/users", [0, 1, 2], rows, CancellationToken.None));
+        Assert.False(await staged.TryRunAsync(TenantContext.Default, batchId, "/users", [0, 1, 2], rows, CancellationToken.None));
 
         await using var connection = await fixture.Database.OpenConnectionAsync();
         var created = (await connection.QueryAsync<(long Id, string Email, string Name)>(
@@ -176,7 +177,7 @@ public sealed class StagedCreatesTests(ClusterFixture fixture)
         var emails = new[] { Unique.Email("rows-unmarked-0"), Unique.Email("rows-unmarked-1") };
         var (batchId, _) = await StoreAsync(emails, staged: false);
 
-        Assert.False(await Services.GetRequiredService<StagedCreates>().TryRunAsync(
+        Assert.False(await Services.GetRequiredService<StagedCreates>().TryRunAsync(TenantContext.Default,
             batchId, "/users", [0, 1], new StagedRows([emails, ["A", "B"]]), CancellationToken.None));
 
         Assert.Equal(0, await fixture.Database.CountUsersAsync(emails));
@@ -200,7 +201,7 @@ public sealed class StagedCreatesTests(ClusterFixture fixture)
         var names = new[] { @"Back\slash \N \.", "Tab\there\r\nand a line", "Ünïcode, \"quoted\"" };
         var (batchId, _) = await StoreAsync(emails, staged: true);
 
-        Assert.True(await Services.GetRequiredService<StagedCreates>().TryRunAsync(
+        Assert.True(await Services.GetRequiredService<StagedCreates>().TryRunAsync(TenantContext.Default,
             batchId, "/users", [0, 1, 2], new StagedRows([emails, names]), CancellationToken.None));
 
         await using var connection = await fixture.Database.OpenConnectionAsync();
@@ -214,7 +215,7 @@ public sealed class StagedCreatesTests(ClusterFixture fixture)
         var emails = new[] { Unique.Email("copy-null-0"), Unique.Email("copy-null-1") };
         var (batchId, _) = await StoreAsync(emails, staged: true);
 
-        Assert.False(await Services.GetRequiredService<StagedCreates>().TryRunAsync(
+        Assert.False(await Services.GetRequiredService<StagedCreates>().TryRunAsync(TenantContext.Default,
             batchId, "/users", [0, 1], new StagedRows([emails, ["Named", null]]), CancellationToken.None));
 
         Assert.Equal(0, await fixture.Database.CountUsersAsync(emails));
@@ -227,8 +228,8 @@ public sealed class StagedCreatesTests(ClusterFixture fixture)
     {
         var staged = Services.GetRequiredService<StagedCreates>();
 
-        await Assert.ThrowsAsync<ArgumentException>(() => staged.TryRunAsync("any", "/users", [0, 1], new StagedRows([["a@example.com", "b@example.com"]]), CancellationToken.None));
-        await Assert.ThrowsAsync<ArgumentException>(() => staged.TryRunAsync("any", "/users", [0, 1], new StagedRows([["a@example.com"], ["A"]]), CancellationToken.None));
+        await Assert.ThrowsAsync<ArgumentException>(() => staged.TryRunAsync(TenantContext.Default, "any", "/users", [0, 1], new StagedRows([["a@example.com", "b@example.com"]]), CancellationToken.None));
+        await Assert.ThrowsAsync<ArgumentException>(() => staged.TryRunAsync(TenantContext.Default, "any", "/users", [0, 1], new StagedRows([["a@example.com"], ["A"]]), CancellationToken.None));
     }
 
     /// <summary>Stores creates of <paramref name="emails"/> (and <paramref name="extra"/>) as a new batch's items, marked staged or not.</summary>

@@ -1,5 +1,6 @@
 using Orleans.Batch.Gateway.Endpoints;
 using Orleans.Batch.Gateway.Http;
+using Orleans.Batch.Gateway.Quotas;
 using Orleans.Batch.Gateway.Security;
 using Orleans.Batch.Grains.Interfaces.Text;
 using Orleans.Dashboard;
@@ -23,6 +24,7 @@ public static class GatewayApp
 
         builder.AddBatchApi();
         builder.AddBatchSecurity();
+        builder.AddTenantRateLimits();
         builder.AddBatchOrleansClient();
         return builder;
     }
@@ -36,6 +38,7 @@ public static class GatewayApp
         app.UseStatusCodePages(context => ProblemResponses.WriteAsync(context.HttpContext, ApiProblems.ForStatus(
             context.HttpContext.Response.StatusCode, context.HttpContext.Request.Method, StorableText.Printable(context.HttpContext.Request.Path.Value ?? "/"))));
         app.UseBatchSecurity();
+        app.Use(TenantRateLimits.InvokeAsync);
         app.MapHealthEndpoints();
         app.MapAdminEndpoints();
         app.MapBatchEndpoints();

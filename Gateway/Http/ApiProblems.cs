@@ -133,6 +133,11 @@ internal static class ApiProblems
     public static ProblemDetails DatabaseUnavailable() => Create(503, "database-unavailable", "Service Unavailable",
         "The database could not be reached; nothing of this request was committed. Retry later.");
 
+    /// <summary>A tenant over its requests per second and burst: nothing of the request was done.</summary>
+    public static ProblemDetails RateLimited(string tenant, int retryAfterSeconds, double rate, int burst) => Create(429, "rate-limited", "Too Many Requests",
+        $"Tenant '{tenant}' sent more requests than its rate of {rate:0.###} per second with a burst of {burst} allows here; nothing of this request was done. Retry after {retryAfterSeconds} s.",
+        new() { ["tenant"] = tenant, ["retryAfter"] = retryAfterSeconds });
+
     private static ProblemDetails Create(int status, string type, string title, string detail, Dictionary<string, object?>? extensions = null)
     {
         var problem = new ProblemDetails { Type = TypePrefix + type, Title = title, Status = status, Detail = detail };

@@ -213,7 +213,22 @@ public sealed partial class BatchGrain
         while (!run.Abandoned && !Batch.CancelRequested && await NextAsync(run) is { } first)
         {
             var chunk = TakeChunk(run, first);
-            var answer = await ExecuteAsync(run, executor, chunk);
+            // A chunk runs in one of the cluster's slots, shared out between tenants by weight and their in-flight quotas.
+            if (!await slots.AcquireAsync(BatchId, () => run.Abandoned || Batch.CancelRequested))
+            {
+                return;
+            }
+
+            ChunkResult answer;
+            try
+            {
+                answer = await ExecuteAsync(run, executor, chunk);
+            }
+            finally
+            {
+                await slots.ReleaseAsync(BatchId);
+            }
+
             for (var i = 0; i < chunk.Count; i++)
             {
                 var result = answer.Results[i];

@@ -23,6 +23,7 @@ public sealed partial class BatchGrain(
     Database.DatabaseAvailability availability,
     BatchRegistry registry,
     BatchQuotas quotas,
+    Scheduling.TenantSlots slots,
     IOptions<BatchOptions> options,
     ILogger<BatchGrain> logger) : Grain, IBatchGrain, IRemindable
 {

@@ -7,6 +7,7 @@ using Orleans.Batch.Grains.Database;
 using Orleans.Batch.Grains.Idempotency;
 using Orleans.Batch.Grains.Membership;
 using Orleans.Batch.Grains.Resources;
+using Orleans.Batch.Grains.Scheduling;
 using Orleans.Batch.Grains.Tenancy;
 using Orleans.Dashboard;
 using Orleans.Configuration;
@@ -64,6 +65,7 @@ public static class SiloBuilderExtensions
             .AddResources()
             .AddIdempotency(configuration)
             .AddTenancy(configuration)
+            .AddScheduling(configuration)
             .AddBatching(configuration)
             .AddBatchRetention(configuration);
         return silo;

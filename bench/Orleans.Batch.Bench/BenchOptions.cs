@@ -22,12 +22,7 @@ internal sealed record BenchOptions(
 {
     public static BenchOptions Parse(string[] args)
     {
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (var i = 0; i + 1 < args.Length; i += 2)
-        {
-            values[args[i].TrimStart('-')] = args[i + 1];
-        }
-
+        var values = Pairs(args);
         int Int(string name, int fallback) => values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
         var state = values.GetValueOrDefault("state", ".run");
         return new BenchOptions(
@@ -57,5 +52,17 @@ internal sealed record BenchOptions(
         var http = new HttpClient { BaseAddress = Url, Timeout = timeout ?? TimeSpan.FromSeconds(100) };
         http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiKey);
         return http;
+    }
+
+    /// <summary>The <c>--name value</c> pairs of the command line.</summary>
+    internal static Dictionary<string, string> Pairs(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            values[args[i].TrimStart('-')] = args[i + 1];
+        }
+
+        return values;
     }
 }

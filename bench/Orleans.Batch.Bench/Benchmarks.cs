@@ -53,7 +53,7 @@ internal sealed class Benchmarks(BenchOptions options)
         var single = await SingleRequestsAsync(options.SingleRequests, options.SingleConnections);
         Row($"{options.SingleRequests:N0} single POST /users over {options.SingleConnections} connections", $"{single:N0} rows/s");
         await QuietAsync();
-        var (p50, p99) = await SyncLatencyAsync(options.SyncBatches);
+        var (p50, p99) = await SyncBatches.LatencyAsync(_http, options.SyncBatches, 100, Csv.Tag("sync"));
         Row($"sync batch of 100 POST /users, {options.SyncBatches} runs", $"p50 {p50:N0} ms, p99 {p99:N0} ms");
         Row("import / COPY", $"{import.RowsPerSecond / copy:P0}");
         Row("import / single requests", $"{import.RowsPerSecond / single:N1}x");
@@ -213,34 +213,6 @@ internal sealed class Benchmarks(BenchOptions options)
         });
         await Task.WhenAll(workers);
         return requests / clock.Elapsed.TotalSeconds;
-    }
-
-    private async Task<(double P50, double P99)> SyncLatencyAsync(int runs)
-    {
-        var tag = Csv.Tag("sync");
-        var latencies = new List<double>(runs);
-        for (var run = 0; run < runs; run++)
-        {
-            var operations = Enumerable.Range(0, 100).Select(i => new
-            {
-                id = $"op{i}",
-                method = "POST",
-                path = "/users",
-                body = new { email = $"{tag}-{run}-{i}@bench.example.com", name = "Bench User" },
-            });
-            using var body = new StringContent(JsonSerializer.Serialize(new { mode = "sync", operations }), Encoding.UTF8, "application/json");
-            var clock = Stopwatch.StartNew();
-            using var response = await _http.PostAsync("/batch", body);
-            await response.Content.ReadAsByteArrayAsync();
-            latencies.Add(clock.Elapsed.TotalMilliseconds);
-            if ((int)response.StatusCode != 200)
-            {
-                throw new InvalidOperationException($"The sync batch answered {(int)response.StatusCode}");
-            }
-        }
-
-        latencies.Sort();
-        return (latencies[(int)(latencies.Count * 0.50)], latencies[Math.Min(latencies.Count - 1, (int)(latencies.Count * 0.99))]);
     }
 
     private void Row(string what, string result) => _report.AppendLine(CultureInfo.InvariantCulture, $"| {what} | {result} |");

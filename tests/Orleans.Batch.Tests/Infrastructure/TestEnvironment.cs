@@ -19,6 +19,9 @@ public static class TestEnvironment
             ["Batch:DefaultConcurrency"] = "8",
             ["Batch:MaxConcurrency"] = "32",
             ["Batch:ChunkSize"] = "50",
+            // The suite sends many requests as one tenant; rate limiting has its own fixture (TenantQuotaTests).
+            ["Tenancy:Quotas:RequestsPerSecond"] = "100000",
+            ["Tenancy:Quotas:Burst"] = "100000",
         })
         .Build();
 

@@ -5,6 +5,8 @@
 #   --sync-batches 200  --large-import-rows 1000000 (0 skips it)  --repeats 5 (imports and COPYs, in turns, each on a quiet database; medians)
 #   --markdown FILE (also write the table there)
 #   --key-file STATE/dev-api-key (the API key ./run.sh wrote; every request sends it)
+#   --admin-key-file STATE/admin-api-key --tenant dev (the operator key lifts the tenant's rate and active-batch quotas first)
+# bench/run.sh fairness [options]: tenant A's large imports against tenant B's sync batches and import (see Fairness.cs)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 dotnet build bench/Orleans.Batch.Bench -c Release -nologo -v q >/dev/null

@@ -18,7 +18,9 @@ internal sealed record BenchOptions(
     int ChunkConcurrency,
     int Rounds,
     int DatabaseConcurrency,
-    string ApiKey)
+    string ApiKey,
+    string AdminKey,
+    string Tenant)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -40,11 +42,21 @@ internal sealed record BenchOptions(
             Math.Max(1, Int("concurrency", 16)),
             Math.Max(1, Int("rounds", 12)),
             Math.Max(1, Int("database-concurrency", 16)),
-            ReadKey(values.GetValueOrDefault("key-file", Path.Combine(state, "dev-api-key"))));
+            ReadKey(values.GetValueOrDefault("key-file", Path.Combine(state, "dev-api-key"))),
+            ReadKey(values.GetValueOrDefault("admin-key-file", Path.Combine(state, "admin-api-key"))),
+            values.GetValueOrDefault("tenant", "dev"));
     }
 
     /// <summary>The API key ./run.sh wrote (a writer key of tenant dev); empty when the file is missing (the chunk path needs none).</summary>
     private static string ReadKey(string file) => File.Exists(file) ? File.ReadAllText(file).Trim() : "";
+
+    /// <summary>A client of the service that sends the operator's <see cref="AdminKey"/>.</summary>
+    public HttpClient AdminClient()
+    {
+        var http = new HttpClient { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(100) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminKey);
+        return http;
+    }
 
     /// <summary>A client of the service that sends <see cref="ApiKey"/>.</summary>
     public HttpClient Client(TimeSpan? timeout = null)

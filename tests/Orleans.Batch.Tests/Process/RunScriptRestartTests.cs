@@ -120,6 +120,10 @@ public sealed class RunScriptRestartTests(ITestOutputHelper output)
         {
             using var http = run.Client(TimeSpan.FromSeconds(60));
             await run.WaitHealthyAsync(http, TimeSpan.FromSeconds(120));
+            // Healthy means one silo answers; a silo still joining when the only active one is killed fails to join.
+            // A silo opens its gateway port once it is active.
+            await WaitForAsync(() => Enumerable.Range(1, Silos).All(i => RunScript.ListensAsync(Ports.GatewayBase + i).GetAwaiter().GetResult()),
+                TimeSpan.FromSeconds(120), "gateway port of every silo");
             await DevKeysAsync(run, http);
             await body(http);
             passed = true;

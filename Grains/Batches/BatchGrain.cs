@@ -170,8 +170,25 @@ public sealed partial class BatchGrain(
             await RegisterAsync(isAsync, cancellationToken);
         }
 
-        var stagedItems = await staged.MarkAsync(items);
-        await store.AppendAsync(BatchId, firstSeq, items, stagedItems?.Select(values => values is not null).ToArray(), sourceFields, cancellationToken);
+        // Storing a slice is most of an import's work: it takes a slot of the cluster like a chunk, so one tenant's uploads
+        // share the database with another's by weight instead of first come first served.
+        TenantContext.Set(Owner!);
+        if (!await slots.AcquireAsync(BatchId, () => cancellationToken.IsCancellationRequested))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        string?[]?[]? stagedItems;
+        try
+        {
+            stagedItems = await staged.MarkAsync(items);
+            await store.AppendAsync(BatchId, firstSeq, items, stagedItems?.Select(values => values is not null).ToArray(), sourceFields, cancellationToken);
+        }
+        finally
+        {
+            await slots.ReleaseAsync(BatchId);
+        }
+
         if (!sealedEarly)
         {
             Batch.Total = end;

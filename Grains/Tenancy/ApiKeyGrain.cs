@@ -6,8 +6,11 @@ namespace Orleans.Batch.Grains.Tenancy;
 
 /// <summary>
 /// One API key, keyed by its key id: the only writer of its row, which it keeps in memory, so a revocation refuses the
-/// key's next verification at once. An id with no row is read again on every call and the activation is dropped when idle.
+/// key's next verification at once. An id with no row is read again on every call. Idle activations go after two
+/// minutes (unknown ids are what a guessing client creates); never deactivated on demand, which made concurrent calls
+/// for the same unknown id fail with a rejected message (answered 503).
 /// </summary>
+[CollectionAgeLimit(Minutes = 2)]
 public sealed partial class ApiKeyGrain(TenantStore store, ILogger<ApiKeyGrain> logger) : Grain, IApiKeyGrain
 {
     private KeyRow? _row;
@@ -60,11 +63,6 @@ public sealed partial class ApiKeyGrain(TenantStore store, ILogger<ApiKeyGrain> 
         if (_row is null && ApiKeys.IsKeyId(KeyId))
         {
             _row = await store.GetKeyAsync(KeyId, cancellationToken);
-        }
-
-        if (_row is null)
-        {
-            DeactivateOnIdle();
         }
 
         return _row;

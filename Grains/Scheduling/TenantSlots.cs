@@ -8,7 +8,7 @@ namespace Orleans.Batch.Grains.Scheduling;
 /// <summary>
 /// One batch activation's slots of the cluster (<see cref="ISlotSchedulerGrain"/>): a chunk runs while it holds one.
 /// While it holds any it renews them, so the slots of a batch whose silo died come back after the lease timeout.
-/// One per activation (registered transient); its tenant is the call's, the default tenant's when the call carries none.
+/// One per activation (registered transient); its tenant is the call's, which must carry one.
 /// </summary>
 public sealed partial class TenantSlots(IGrainFactory grains, IOptions<SchedulingOptions> options, ILogger<TenantSlots> logger)
 {
@@ -82,13 +82,11 @@ public sealed partial class TenantSlots(IGrainFactory grains, IOptions<Schedulin
     }
 
     /// <summary>Calls from this method's flow on act for the call's tenant, the default one when it names none.</summary>
-    private static void ActForTenant()
-    {
-        if (TenantContext.Current is null)
-        {
-            TenantContext.Set(TenantContext.Default);
-        }
-    }
+    /// <summary>
+    /// The batch sets its tenant before it asks; one that did not is a defect, refused here at once rather than retried
+    /// below as if the scheduler could not be reached.
+    /// </summary>
+    private static void ActForTenant() => _ = TenantContext.Required;
 
     [LoggerMessage(EventId = 5310, Level = LogLevel.Warning, Message = "Batch {Holder} could not reach the slot scheduler; it asks again")]
     private partial void LogUnreachable(string holder, Exception exception);

@@ -1,3 +1,4 @@
+using Orleans.Batch.Grains.Database;
 using Dapper;
 using Npgsql;
 using Orleans.Batch.Grains.Interfaces.Tenancy;
@@ -5,7 +6,7 @@ using Orleans.Batch.Grains.Interfaces.Tenancy;
 namespace Orleans.Batch.Grains.Tenancy;
 
 /// <summary>The <c>tenants</c> and <c>api_keys</c> tables (deploy/sql/30-tenants.sql).</summary>
-public sealed class TenantStore(NpgsqlDataSource dataSource)
+public sealed class TenantStore(NpgsqlDataSource dataSource, DatabaseGate gate)
 {
     private const string TenantColumns = """
         id AS Id, name AS Name, created_at AS CreatedAt, requests_per_second AS RequestsPerSecond, burst AS Burst,
@@ -18,6 +19,7 @@ public sealed class TenantStore(NpgsqlDataSource dataSource)
 
     public async Task<TenantRow?> GetTenantAsync(string id, CancellationToken cancellationToken)
     {
+        using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<TenantRow>(new CommandDefinition(
             $"SELECT {TenantColumns} FROM tenants WHERE id = @id", new { id }, cancellationToken: cancellationToken));
@@ -26,6 +28,7 @@ public sealed class TenantStore(NpgsqlDataSource dataSource)
     /// <summary>The new tenant's row; null when the id is taken.</summary>
     public async Task<TenantRow?> InsertTenantAsync(string id, string name, CancellationToken cancellationToken)
     {
+        using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<TenantRow>(new CommandDefinition(
             $"INSERT INTO tenants (id, name) VALUES (@id, @name) ON CONFLICT (id) DO NOTHING RETURNING {TenantColumns}",
@@ -34,6 +37,7 @@ public sealed class TenantStore(NpgsqlDataSource dataSource)
 
     public async Task<IReadOnlyList<TenantRow>> ListTenantsAsync(CancellationToken cancellationToken)
     {
+        using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return (await connection.QueryAsync<TenantRow>(new CommandDefinition(
             $"SELECT {TenantColumns} FROM tenants ORDER BY id", cancellationToken: cancellationToken))).AsList();
@@ -41,6 +45,7 @@ public sealed class TenantStore(NpgsqlDataSource dataSource)
 
     public async Task<bool> TenantExistsAsync(string id, CancellationToken cancellationToken)
     {
+        using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
             "SELECT EXISTS (SELECT 1 FROM tenants WHERE id = @id)", new { id }, cancellationToken: cancellationToken));
@@ -49,6 +54,7 @@ public sealed class TenantStore(NpgsqlDataSource dataSource)
     /// <summary>Replaces the tenant's overrides; its row as stored, or null when there is no such tenant.</summary>
     public async Task<TenantRow?> SetOverridesAsync(string id, TenantQuotaOverrides o, CancellationToken cancellationToken)
     {
+        using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<TenantRow>(new CommandDefinition(
             $"""
@@ -69,6 +75,7 @@ public sealed class TenantStore(NpgsqlDataSource dataSource)
 
     public async Task<KeyRow?> GetKeyAsync(string keyId, CancellationToken cancellationToken)
     {
+        using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<KeyRow>(new CommandDefinition(
             $"SELECT {KeyColumns} FROM api_keys WHERE key_id = @keyId", new { keyId }, cancellationToken: cancellationToken));
@@ -77,6 +84,7 @@ public sealed class TenantStore(NpgsqlDataSource dataSource)
     /// <summary>The new key's row; null when the key id is taken.</summary>
     public async Task<KeyRow?> InsertKeyAsync(string keyId, string? tenant, string role, byte[] hash, CancellationToken cancellationToken)
     {
+        using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<KeyRow>(new CommandDefinition(
             $"""
@@ -89,6 +97,7 @@ public sealed class TenantStore(NpgsqlDataSource dataSource)
     /// <summary>Marks the key revoked (keeping the first revocation's time); its row, or null when there is no such key.</summary>
     public async Task<KeyRow?> RevokeKeyAsync(string keyId, CancellationToken cancellationToken)
     {
+        using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<KeyRow>(new CommandDefinition(
             $"UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE key_id = @keyId RETURNING {KeyColumns}",
@@ -97,6 +106,7 @@ public sealed class TenantStore(NpgsqlDataSource dataSource)
 
     public async Task<IReadOnlyList<KeyRow>> ListKeysAsync(string tenant, CancellationToken cancellationToken)
     {
+        using var slot = await gate.EnterAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return (await connection.QueryAsync<KeyRow>(new CommandDefinition(
             $"SELECT {KeyColumns} FROM api_keys WHERE tenant_id = @tenant ORDER BY created_at, key_id", new { tenant },

@@ -24,6 +24,7 @@ public sealed partial class BatchGrain(
     BatchRegistry registry,
     BatchQuotas quotas,
     Scheduling.TenantSlots slots,
+    Database.DatabaseGate gate,
     IOptions<BatchOptions> options,
     ILogger<BatchGrain> logger) : Grain, IBatchGrain, IRemindable
 {
@@ -181,6 +182,7 @@ public sealed partial class BatchGrain(
         string?[]?[]? stagedItems;
         try
         {
+            using var turn = await gate.EnterLargeAsync(Owner!, BatchId, items.Count, cancellationToken);
             stagedItems = await staged.MarkAsync(items);
             await store.AppendAsync(BatchId, firstSeq, items, stagedItems?.Select(values => values is not null).ToArray(), sourceFields, cancellationToken);
         }

@@ -53,7 +53,7 @@ public sealed partial class BatchItemStore
             return;
         }
 
-        using var slot = await gate.EnterAsync(cancellationToken);
+        using var slot = await gate.EnterAsync(batchId, cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         try
         {

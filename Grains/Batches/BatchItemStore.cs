@@ -102,7 +102,7 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
             pages.Add("sourceFields", sourceFields);
         }
 
-        using var slot = await gate.EnterAsync(cancellationToken);
+        using var slot = await gate.EnterAsync(batchId, cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         try
         {
@@ -249,7 +249,7 @@ public sealed partial class BatchItemStore(NpgsqlDataSource dataSource, Database
              FROM batch_result_runs f CROSS JOIN LATERAL unnest(f.seqs, f.outcomes) AS u(seq, outcome)
              WHERE f.batch_id = @batchId AND f.failed > 0 AND NOT f.preset AND u.outcome = 2)
             """;
-        using var slot = await gate.EnterAsync(cancellationToken);
+        using var slot = await gate.EnterAsync(batchId, cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var session = new DbSession(connection, transaction);

@@ -9,8 +9,8 @@ public sealed class BatchOptions : ISelfValidating
 
     /// <summary>
     /// Units of one batch in flight at once (an operation, or a chunk of <see cref="ChunkSize"/>) when the request names
-    /// no concurrency (default 16). Chunks of staged creates also wait for one of their silo's
-    /// <see cref="Database.DatabaseOptions.MaxStagedStatements"/>.
+    /// no concurrency (default 16). Large chunks also wait for one of their silo's
+    /// <see cref="Database.DatabaseOptions.MaxLargeStatements"/>.
     /// </summary>
     public int DefaultConcurrency { get; set; } = 16;
 

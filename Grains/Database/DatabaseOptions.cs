@@ -19,11 +19,18 @@ public sealed class DatabaseOptions : ISelfValidating
     public int MaxConcurrency { get; set; } = 16;
 
     /// <summary>
-    /// Most chunks of staged creates one silo runs at once (default: its cores); more than <see cref="MaxConcurrency"/> counts as that.
-    /// Each is one statement of hundreds of inserts into the same indexes; more of them at once than there are cores
-    /// only makes PostgreSQL's backends wait on each other's index pages, while the other statements stay as concurrent.
+    /// Most large statements one silo runs at once (default: its cores): chunks of staged creates and slices of items
+    /// stored, of more than <see cref="LargeStatementRows"/> rows; more than <see cref="MaxConcurrency"/> counts as that.
+    /// Each is CPU work on both sides and inserts hundreds of rows into the same indexes: more of them than cores only
+    /// makes backends wait on each other's index pages and leaves no core for small work.
     /// </summary>
-    public int MaxStagedStatements { get; set; } = Environment.ProcessorCount;
+    public int MaxLargeStatements { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// A statement of more rows than this (default 1,000) is large and waits for one of <see cref="MaxLargeStatements"/>;
+    /// a smaller one (a sync batch's) passes at once, as it would only wait behind an import's.
+    /// </summary>
+    public int LargeStatementRows { get; set; } = 1000;
 
     /// <summary>
     /// Whether a chunk of staged creates waits for its commit to reach the disk (default false). When it does not, its
@@ -111,9 +118,14 @@ public sealed class DatabaseOptions : ISelfValidating
             yield return "Database:MaxConcurrency must be at least 1.";
         }
 
-        if (MaxStagedStatements < 1)
+        if (LargeStatementRows is < 0 or > 100_000)
         {
-            yield return $"Database:MaxStagedStatements must be at least 1; got {MaxStagedStatements}.";
+            yield return $"Database:LargeStatementRows must be from 0 to 100000; got {LargeStatementRows}.";
+        }
+
+        if (MaxLargeStatements < 1)
+        {
+            yield return $"Database:MaxLargeStatements must be at least 1; got {MaxLargeStatements}.";
         }
 
         if (MaxAutoPrepare is < 0 or > 256)

@@ -53,7 +53,7 @@ public sealed partial class OperationExecutor
 
         var keyed = Enumerable.Range(0, operations.Count).Any(i => responses[i] is null && operations[i].IdempotencyKey is not null && routed[i].Mutates);
         var run = new TenantRun(tenant, keyed ? await RetentionAsync(tenant, cancellationToken) : default);
-        using var slot = await gate.EnterAsync(cancellationToken);
+        using var slot = await gate.EnterAsync(operations[0].BatchId, cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         if (ledger is { Resent: true })
         {

@@ -17,13 +17,10 @@ namespace Orleans.Batch.Grains.Operations;
 /// stores them, and a chunk of them then travels as positions and the checked column values (positions alone when the
 /// batch read them back from their pages), and comes back as a yes or no.
 /// </summary>
-public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSource, DatabaseGate gate, IOptions<DatabaseOptions> options) : IDisposable
+public sealed class StagedCreates(
+    ResourceRouter router, NpgsqlDataSource dataSource, DatabaseGate gate, IOptions<DatabaseOptions> options)
 {
     private readonly ConcurrentDictionary<(StagedCreate Create, bool GivenRows), string> _statements = new();
-
-    /// <summary>The chunks of staged creates this silo runs at once (<see cref="DatabaseOptions.MaxStagedStatements"/>).</summary>
-    private readonly SemaphoreSlim _statementSlots = new(
-        Math.Min(options.Value.MaxStagedStatements, options.Value.MaxConcurrency), Math.Min(options.Value.MaxStagedStatements, options.Value.MaxConcurrency));
 
     /// <summary>Items one task checks when <see cref="MarkAsync"/> splits a slice over the cores.</summary>
     private const int MarkPartition = 1000;
@@ -85,22 +82,13 @@ public sealed class StagedCreates(ResourceRouter router, NpgsqlDataSource dataSo
                 $"A chunk of {seqs.Count} staged creates of {path} needs {create.Arity} columns of as many values each.", nameof(rows));
         }
 
-        await _statementSlots.WaitAsync(cancellationToken);
-        try
-        {
-            return await RunAsync(create, tenant, batchId, seqs, rows, cancellationToken);
-        }
-        finally
-        {
-            _statementSlots.Release();
-        }
+        using var turn = await gate.EnterLargeAsync(tenant, batchId, seqs.Count, cancellationToken);
+        return await RunAsync(create, tenant, batchId, seqs, rows, cancellationToken);
     }
-
-    public void Dispose() => _statementSlots.Dispose();
 
     private async Task<bool> RunAsync(StagedCreate create, string tenant, string batchId, IReadOnlyList<int> seqs, StagedRows? rows, CancellationToken cancellationToken)
     {
-        using var slot = await gate.EnterAsync(cancellationToken);
+        using var slot = await gate.EnterAsync(batchId, cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var session = new DbSession(connection, transaction);

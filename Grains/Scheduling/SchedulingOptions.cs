@@ -14,8 +14,8 @@ public sealed class SchedulingOptions : ISelfValidating
     /// Chunks running at once across the whole cluster, all tenants together (default 32: two tenants' batches at the
     /// default concurrency run side by side at full speed). A chunk is one operation, or consecutive creates, updates or
     /// deletes run as one statement. Keep it near what the database runs well at once (the silos'
-    /// <c>Database:MaxConcurrency</c> summed): above that, chunks queue in the silos first come first served, where the
-    /// tenants' weights no longer order them.
+    /// <c>Database:MaxConcurrency</c> summed): chunks past that only wait in the silos' gates, which share them out by
+    /// weight as well.
     /// </summary>
     public int ClusterConcurrency { get; set; } = 32;
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Batch.Grains.Interfaces.Scheduling;
+using Orleans.Batch.Grains.Fairness;
 using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Grains.Tenancy;
 using Orleans.Concurrency;

@@ -19,6 +19,7 @@ public static class TenancyExtensions
         services.AddSingleton<IValidateOptions<TenantQuotaOptions>, SelfValidation<TenantQuotaOptions>>();
         services.AddSingleton<TenantStore>();
         services.AddSingleton(sp => new TenantQuotaCache(sp.GetRequiredService<IGrainFactory>()));
+        services.AddSingleton<Fairness.ITenantWeights>(sp => sp.GetRequiredService<TenantQuotaCache>());
         return services;
     }
 }

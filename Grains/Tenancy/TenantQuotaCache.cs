@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Orleans.Batch.Grains.Fairness;
 using Orleans.Batch.Grains.Interfaces.Tenancy;
 
 namespace Orleans.Batch.Grains.Tenancy;
@@ -8,7 +9,7 @@ namespace Orleans.Batch.Grains.Tenancy;
 /// <see cref="MaxAge"/>: work that needs them per item (an idempotency record's retention) costs no grain call per item,
 /// and a changed quota reaches every silo within that time.
 /// </summary>
-public sealed class TenantQuotaCache(Func<string, CancellationToken, Task<TenantQuotas?>> read, TimeProvider time)
+public sealed class TenantQuotaCache(Func<string, CancellationToken, Task<TenantQuotas?>> read, TimeProvider time) : ITenantWeights
 {
     /// <summary>How long a read answers before the tenant's grain is asked again.</summary>
     public static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(30);
@@ -17,6 +18,9 @@ public sealed class TenantQuotaCache(Func<string, CancellationToken, Task<Tenant
     private const int MaxTenants = 10_000;
 
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+
+    /// <summary>Tenants whose quotas <see cref="WeightOf"/> is reading in the background.</summary>
+    private readonly ConcurrentDictionary<string, bool> _refreshing = new(StringComparer.Ordinal);
 
     /// <summary>Reads each tenant's quotas from its grain.</summary>
     public TenantQuotaCache(IGrainFactory grains)
@@ -31,6 +35,36 @@ public sealed class TenantQuotaCache(Func<string, CancellationToken, Task<Tenant
         return _entries.TryGetValue(tenant, out var entry) && time.GetElapsedTime(entry.ReadAt, now) < MaxAge
             ? ValueTask.FromResult(entry.Quotas)
             : ReadAsync(tenant, now, cancellationToken);
+    }
+
+    /// <summary>
+    /// The weight last read, without waiting: a tenant not read yet, or read too long ago, is read in the background,
+    /// and counts 1 (or its old weight) until then. The read itself passes the silo's gates, which ask again here and
+    /// are answered at once.
+    /// </summary>
+    public int WeightOf(string tenant)
+    {
+        var found = _entries.TryGetValue(tenant, out var entry);
+        if ((!found || time.GetElapsedTime(entry!.ReadAt) >= MaxAge) && _refreshing.TryAdd(tenant, true))
+        {
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await ReadAsync(tenant, time.GetTimestamp(), CancellationToken.None);
+                }
+                catch
+                {
+                    // Unread (the database is away): the weight known, or 1, serves until a later entry asks again.
+                }
+                finally
+                {
+                    _refreshing.TryRemove(tenant, out _);
+                }
+            });
+        }
+
+        return Math.Max(1, entry?.Quotas?.Weight ?? 1);
     }
 
     private async ValueTask<TenantQuotas?> ReadAsync(string tenant, long now, CancellationToken cancellationToken)

@@ -71,15 +71,18 @@ internal sealed class Fairness(FairnessOptions options)
         // B's import and its sync batches run together, both while A's uploads still run.
         var aBefore = await RowsAsync(database, $"fair-a-{stamp}");
         var window = Stopwatch.StartNew();
+        // A's rows are counted the moment B's import ends, not after B's sync batches (which may run much longer).
         var bImport = Task.Run(async () =>
         {
             await WaitForEndAsync(b, await StartImportAsync(b, bFile));
-            return window.Elapsed.TotalSeconds;
+            var seconds = window.Elapsed.TotalSeconds;
+            var aRows = await RowsAsync(database, $"fair-a-{stamp}") - aBefore;
+            var aRunning = uploads.Any(u => !u.IsCompleted) || await RunningAsync(a, uploads.Where(u => u.IsCompletedSuccessfully).Select(u => u.Result));
+            return (seconds, aRows, aRunning);
         });
         var loaded = await SyncBatches.LatencyAsync(b, options.BSyncBatches, options.BSyncSize, $"loaded{stamp}");
-        var seconds = await bImport;
-        var aStillRunning = uploads.Any(u => !u.IsCompleted) || await RunningAsync(a, uploads.Where(u => u.IsCompletedSuccessfully).Select(u => u.Result));
-        var aRate = (await RowsAsync(database, $"fair-a-{stamp}") - aBefore) / seconds;
+        var (seconds, aRows, aStillRunning) = await bImport;
+        var aRate = aRows / seconds;
         var bRate = options.BImportRows / seconds;
         Row($"B's sync batches while A's imports upload and run, {options.BSyncBatches} runs", $"p50 {loaded.P50:N0} ms, p99 {loaded.P99:N0} ms");
         Row("B's p99 loaded / idle (target at most 3)", $"{loaded.P99 / idle.P99:N2}");
@@ -141,17 +144,6 @@ internal sealed class Fairness(FairnessOptions options)
                     throw new InvalidOperationException($"Import {batchId} ended: {status}");
             }
         }
-    }
-
-    private static async Task<long> SucceededAsync(HttpClient http, IEnumerable<string> batchIds)
-    {
-        long sum = 0;
-        foreach (var id in batchIds)
-        {
-            sum += (await StatusAsync(http, id, wait: 0)).GetProperty("succeeded").GetInt32();
-        }
-
-        return sum;
     }
 
     /// <summary>The users rows <paramref name="tenant"/> holds.</summary>

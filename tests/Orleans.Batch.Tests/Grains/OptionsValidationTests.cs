@@ -166,20 +166,30 @@ public sealed class OptionsValidationTests
     [Theory]
     [InlineData(0)]
     [InlineData(-1)]
-    public void Database_MaxStagedStatementsBelowOne_IsAnError(int value)
+    public void Database_MaxLargeStatementsBelowOne_IsAnError(int value)
     {
-        var options = new DatabaseOptions { ConnectionString = Postgres, MaxStagedStatements = value };
+        var options = new DatabaseOptions { ConnectionString = Postgres, MaxLargeStatements = value };
 
-        Assert.Equal([$"Database:MaxStagedStatements must be at least 1; got {value}."], options.Validate());
+        Assert.Equal([$"Database:MaxLargeStatements must be at least 1; got {value}."], options.Validate());
     }
 
     [Fact]
-    public void Database_MaxStagedStatements_DefaultsToTheCores()
+    public void Database_MaxLargeStatements_DefaultsToTheCores()
     {
         var options = new DatabaseOptions { ConnectionString = Postgres };
 
-        Assert.Equal(Environment.ProcessorCount, options.MaxStagedStatements);
+        Assert.Equal(Environment.ProcessorCount, options.MaxLargeStatements);
         Assert.Empty(options.Validate());
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(100_001)]
+    public void Database_LargeStatementRowsOutOfRange_IsAnError(int value)
+    {
+        var options = new DatabaseOptions { ConnectionString = Postgres, LargeStatementRows = value };
+
+        Assert.Equal([$"Database:LargeStatementRows must be from 0 to 100000; got {value}."], options.Validate());
     }
 
     [Fact]

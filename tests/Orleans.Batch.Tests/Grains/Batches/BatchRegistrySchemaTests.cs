@@ -51,7 +51,7 @@ public sealed class BatchRegistrySchemaTests : IAsyncLifetime
 
         Assert.Equal(["old-1|default|finished|expiry:false", "old-2|default|finished|expiry:false"], await RowsAsync());
         // The janitor gives them the default tenant's retention from the upgrade.
-        using var gate = new DatabaseGate(Options.Create(new DatabaseOptions { MaxConcurrency = 2 }));
+        var gate = new DatabaseGate(Options.Create(new DatabaseOptions { MaxConcurrency = 2 }));
         await new BatchRegistry(_source, gate).SetExpiriesAsync("default", TimeSpan.FromDays(7), CancellationToken.None);
         Assert.Equal(["old-1|default|finished|expiry:true", "old-2|default|finished|expiry:true"], await RowsAsync());
         await using var command = _source.CreateCommand("SELECT count(*) FROM batch_registry WHERE expires_at - finished_at = interval '7 days'");

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Orleans.Batch.Grains.Interfaces.Tenancy;
 using Orleans.Batch.Grains.Tenancy;
 
@@ -37,6 +38,25 @@ public sealed class TenantQuotaCacheTests
     }
 
     [Fact]
+    public async Task WeightOf_NotReadYet_AnswersOneAndReadsOnceInTheBackground()
+    {
+        var (cache, reads, _) = Cache(_ => Quotas with { Weight = 3 });
+
+        Assert.Equal(1, cache.WeightOf("t"));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (cache.WeightOf("t") != 3 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(3, cache.WeightOf("t"));
+        lock (reads)
+        {
+            Assert.Equal(["t"], reads);
+        }
+    }
+
+    [Fact]
     public async Task Get_ReadFails_CachesNothing()
     {
         var fail = true;
@@ -49,29 +69,21 @@ public sealed class TenantQuotaCacheTests
         Assert.Equal(["t", "t"], reads);
     }
 
-    private static (TenantQuotaCache Cache, List<string> Reads, ManualTime Time) Cache(Func<string, TenantQuotas?> quotas)
+    private static (TenantQuotaCache Cache, List<string> Reads, FakeTimeProvider Time) Cache(Func<string, TenantQuotas?> quotas)
     {
         var reads = new List<string>();
-        var time = new ManualTime();
+        var time = new FakeTimeProvider();
         var cache = new TenantQuotaCache(
             (tenant, _) =>
             {
-                reads.Add(tenant);
+                lock (reads)
+                {
+                    reads.Add(tenant);
+                }
+
                 return Task.FromResult(quotas(tenant));
             },
             time);
         return (cache, reads, time);
-    }
-
-    /// <summary>A clock that moves only when told.</summary>
-    private sealed class ManualTime : TimeProvider
-    {
-        private long _ticks = TimeSpan.TicksPerDay;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => _ticks;
-
-        public void Advance(TimeSpan by) => _ticks += by.Ticks;
     }
 }

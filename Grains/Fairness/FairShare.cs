@@ -1,4 +1,4 @@
-namespace Orleans.Batch.Grains.Scheduling;
+namespace Orleans.Batch.Grains.Fairness;
 
 /// <summary>
 /// Who gets the next of the cluster's <see cref="Capacity"/> slots (a slot runs one chunk: one operation, or a chunk that

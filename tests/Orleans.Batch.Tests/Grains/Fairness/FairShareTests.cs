@@ -1,6 +1,6 @@
-using Orleans.Batch.Grains.Scheduling;
+using Orleans.Batch.Grains.Fairness;
 
-namespace Orleans.Batch.Tests.Grains.Scheduling;
+namespace Orleans.Batch.Tests.Grains.Fairness;
 
 public sealed class FairShareTests
 {

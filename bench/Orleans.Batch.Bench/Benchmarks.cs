@@ -78,7 +78,7 @@ internal sealed class Benchmarks(BenchOptions options)
         var (p50, p99) = await SyncBatches.LatencyAsync(_http, options.SyncBatches, 100, Csv.Tag("sync"));
         Row($"sync batch of 100 POST /users, {options.SyncBatches} runs", $"p50 {p50:N0} ms, p99 {p99:N0} ms");
         Row("import / COPY", $"{import.RowsPerSecond / copy:P0}");
-        Row("import / single requests", $"{import.RowsPerSecond / single:N1}x");
+        Row("import / single requests", single > 0 ? $"{import.RowsPerSecond / single:N1}x" : "not measured (--single-requests 0)");
         await QuietAsync();
         var small = await ImportAsync(Math.Max(1, options.ImportRows / 10), "small");
         ImportMeasurement? large = null;

@@ -28,7 +28,9 @@ public sealed class RunScriptRestartTests(ITestOutputHelper output)
             var restarted = await run.WaitNewPidAsync("silo-2", killed, TimeSpan.FromSeconds(30))
                 ?? throw new TimeoutException($"silo-2 (pid {killed}) was not restarted within 30 s.");
             Assert.Contains($"silo-2 (pid {killed}) exited with 137; restarting in 1 s", run.Output, StringComparison.Ordinal);
-            Assert.Contains($"silo-2 restarted (pid {restarted})", run.Output, StringComparison.Ordinal);
+            // The new pid file is written just before run.sh says so.
+            await WaitForAsync(() => run.Output.Contains($"silo-2 restarted (pid {restarted})", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(10), "run.sh to say it restarted silo-2");
             await run.WaitHealthyAsync(http, TimeSpan.FromSeconds(60));
 
             // The restarted silo runs the batch's chunks too (they go to silos at random), so its batch completing
@@ -124,6 +126,9 @@ public sealed class RunScriptRestartTests(ITestOutputHelper output)
             // A silo opens its gateway port once it is active.
             await WaitForAsync(() => Enumerable.Range(1, Silos).All(i => RunScript.ListensAsync(Ports.GatewayBase + i).GetAwaiter().GetResult()),
                 TimeSpan.FromSeconds(120), "gateway port of every silo");
+            // run.sh restarts processes only once its own start has ended; a silo killed before that stays dead.
+            await WaitForAsync(() => run.Output.Contains("Orleans.Batch is running", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(120), "run.sh to end its start");
             await DevKeysAsync(run, http);
             await body(http);
             passed = true;

@@ -134,7 +134,12 @@ public sealed class FairGate
     /// </summary>
     private void Seen(string tenant, int weight)
     {
-        _active[tenant] = (weight, _time.GetTimestamp());
+        // The runtime's own statements (no tenant) take their turn but make no tenant give up places.
+        if (tenant.Length > 0)
+        {
+            _active[tenant] = (weight, _time.GetTimestamp());
+        }
+
         Share();
     }
 

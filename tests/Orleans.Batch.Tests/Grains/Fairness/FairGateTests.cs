@@ -139,6 +139,22 @@ public sealed class FairGateTests
     }
 
     [Fact]
+    public async Task Enter_WorkOfNoTenant_CapsNoTenant()
+    {
+        var gate = new FairGate(capacity: 2);
+        var runtime = await gate.EnterAsync(FairGate.NoTenant, FairGate.NoTenant, None);
+        runtime.Dispose();
+
+        var first = gate.EnterAsync("a", "import", None);
+        var second = gate.EnterAsync("a", "import", None);
+
+        Assert.True(first.IsCompletedSuccessfully);
+        Assert.True(second.IsCompletedSuccessfully);
+        (await first).Dispose();
+        (await second).Dispose();
+    }
+
+    [Fact]
     public async Task Enter_CancelledWhileWaiting_LeavesTheQueueAndTheNextGetsThePlace()
     {
         var gate = new FairGate(capacity: 1);

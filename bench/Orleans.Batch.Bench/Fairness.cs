@@ -81,10 +81,13 @@ internal sealed class Fairness(FairnessOptions options)
             return (seconds, aRows, aRunning);
         });
         var loaded = await SyncBatches.LatencyAsync(b, options.BSyncBatches, options.BSyncSize, $"loaded{stamp}");
+        // B's loaded figures only count while A still uploads; a run where A finished first measured an idler service.
+        var aUploadingAfterSync = uploads.Any(u => !u.IsCompleted);
         var (seconds, aRows, aStillRunning) = await bImport;
         var aRate = aRows / seconds;
         var bRate = options.BImportRows / seconds;
         Row($"B's sync batches while A's imports upload and run, {options.BSyncBatches} runs", $"p50 {loaded.P50:N0} ms, p99 {loaded.P99:N0} ms");
+        Row("A still uploading when B's last sync batch ended", aUploadingAfterSync ? "yes" : "no: lower --b-sync-batches or raise --a-rows");
         Row("B's p99 loaded / idle (target at most 3)", $"{loaded.P99 / idle.P99:N2}");
         Row($"B's import of {options.BImportRows:N0} rows meanwhile (upload to completed)", $"{seconds:N1} s, {bRate:N0} rows/s");
         Row("A's imports over the same time (rows landed)", $"{aRate:N0} rows/s{(aStillRunning ? "" : " (A's imports ended before B's: the share below is too high)")}");

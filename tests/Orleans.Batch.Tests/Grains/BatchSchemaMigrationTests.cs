@@ -43,27 +43,16 @@ public sealed class BatchSchemaMigrationTests : IAsyncLifetime
         UNION ALL SELECT @batchId, 2499, 2, 400, '{"status":400}', NULL;
         """;
 
-    private readonly string _database = $"migrate_{Guid.NewGuid():N}";
-    private NpgsqlDataSource _source = null!;
+    private ScratchDatabase _scratch = null!;
+
+    private NpgsqlDataSource Source => _scratch.Source;
 
     public async Task InitializeAsync()
     {
-        await using (var admin = NpgsqlDataSource.Create(TestEnvironment.Postgres))
-        await using (var create = admin.CreateCommand($"CREATE DATABASE {_database}"))
-        {
-            await create.ExecuteNonQueryAsync();
-        }
-
-        _source = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(TestEnvironment.Postgres) { Database = _database }.ConnectionString);
+        _scratch = await ScratchDatabase.CreateAsync("migrate");
     }
 
-    public async Task DisposeAsync()
-    {
-        await _source.DisposeAsync();
-        await using var admin = NpgsqlDataSource.Create(TestEnvironment.Postgres);
-        await using var drop = admin.CreateCommand($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)");
-        await drop.ExecuteNonQueryAsync();
-    }
+    public async Task DisposeAsync() => await _scratch.DisposeAsync();
 
     [Fact]
     public async Task Apply_OverPerItemTables_MovesEveryItemAndResult_AndTheStoreReadsThemAsItsOwn()
@@ -116,12 +105,12 @@ public sealed class BatchSchemaMigrationTests : IAsyncLifetime
         await ExecuteAsync(PerItemSchema);
         await ExecuteAsync(PerItemRows, BatchId);
         await ExecuteAsync(await File.ReadAllTextAsync(SchemaScript()));
-        return new BatchItemStore(_source, new DatabaseGate(Options.Create(new DatabaseOptions { MaxConcurrency = 4 })), new ResourceRouter([new UserHandler()]));
+        return new BatchItemStore(Source, new DatabaseGate(Options.Create(new DatabaseOptions { MaxConcurrency = 4 })), new ResourceRouter([new UserHandler()]));
     }
 
     private async Task<(long Pages, long Runs)> RowCountsAsync()
     {
-        await using var command = _source.CreateCommand("SELECT (SELECT count(*) FROM batch_item_pages), (SELECT count(*) FROM batch_result_runs)");
+        await using var command = Source.CreateCommand("SELECT (SELECT count(*) FROM batch_item_pages), (SELECT count(*) FROM batch_result_runs)");
         await using var reader = await command.ExecuteReaderAsync();
         await reader.ReadAsync();
         return (reader.GetInt64(0), reader.GetInt64(1));
@@ -129,7 +118,7 @@ public sealed class BatchSchemaMigrationTests : IAsyncLifetime
 
     private async Task ExecuteAsync(string sql, string? batchId = null)
     {
-        await using var command = _source.CreateCommand(sql);
+        await using var command = Source.CreateCommand(sql);
         if (batchId is not null)
         {
             command.Parameters.AddWithValue("batchId", batchId);

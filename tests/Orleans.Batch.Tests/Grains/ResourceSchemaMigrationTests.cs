@@ -53,35 +53,24 @@ public sealed class ResourceSchemaMigrationTests : IAsyncLifetime
         VALUES ('old-key', '\x01', 201, '{"id":1}', '/users/1', now() + interval '1 hour');
         """;
 
-    private readonly string _database = $"migrate_{Guid.NewGuid():N}";
-    private NpgsqlDataSource _source = null!;
+    private ScratchDatabase _scratch = null!;
+
+    private NpgsqlDataSource Source => _scratch.Source;
 
     public async Task InitializeAsync()
     {
-        await using (var admin = NpgsqlDataSource.Create(TestEnvironment.Postgres))
-        await using (var create = admin.CreateCommand($"CREATE DATABASE {_database}"))
-        {
-            await create.ExecuteNonQueryAsync();
-        }
-
-        _source = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(TestEnvironment.Postgres) { Database = _database }.ConnectionString);
+        _scratch = await ScratchDatabase.CreateAsync("migrate");
         await ExecuteAsync(PreTenantSchema);
         await ExecuteAsync(PreTenantRows);
         await ApplySchemaAsync();
     }
 
-    public async Task DisposeAsync()
-    {
-        await _source.DisposeAsync();
-        await using var admin = NpgsqlDataSource.Create(TestEnvironment.Postgres);
-        await using var drop = admin.CreateCommand($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)");
-        await drop.ExecuteNonQueryAsync();
-    }
+    public async Task DisposeAsync() => await _scratch.DisposeAsync();
 
     [Fact]
     public async Task Apply_OverPreTenantTables_RowsAreTheDefaultTenants_AndReadableByItAlone()
     {
-        await using var connection = await _source.OpenConnectionAsync();
+        await using var connection = await Source.OpenConnectionAsync();
         Assert.Equal(
             [(TenantContext.Default, 3L), (TenantContext.Default, 2L), (TenantContext.Default, 2L), (TenantContext.Default, 1L)],
             await connection.QueryAsync<(string, long)>("""
@@ -111,7 +100,7 @@ public sealed class ResourceSchemaMigrationTests : IAsyncLifetime
     [Fact]
     public async Task Apply_OverPreTenantTables_ValuesAndReferencesArePerTenant()
     {
-        await using var connection = await _source.OpenConnectionAsync();
+        await using var connection = await Source.OpenConnectionAsync();
         var asDefault = new DbSession(connection) { Tenant = TenantContext.Default };
         var asOther = new DbSession(connection) { Tenant = Other };
         var (users, products, orders) = (new UserHandler(), new ProductHandler(), new OrderHandler());
@@ -144,7 +133,7 @@ public sealed class ResourceSchemaMigrationTests : IAsyncLifetime
             SELECT string_agg(format('%s.%s %s', conrelid::regclass, conname, pg_get_constraintdef(oid)), E'\n' ORDER BY conrelid::regclass::text, conname)
             FROM pg_constraint WHERE conrelid IN ('users'::regclass, 'products'::regclass, 'orders'::regclass, 'idempotency_records'::regclass)
             """;
-        await using var connection = await _source.OpenConnectionAsync();
+        await using var connection = await Source.OpenConnectionAsync();
         var before = await connection.ExecuteScalarAsync<string>(Shape);
 
         await ApplySchemaAsync();
@@ -167,7 +156,7 @@ public sealed class ResourceSchemaMigrationTests : IAsyncLifetime
 
     private async Task ExecuteAsync(string sql)
     {
-        await using var command = _source.CreateCommand(sql);
+        await using var command = Source.CreateCommand(sql);
         await command.ExecuteNonQueryAsync();
     }
 }

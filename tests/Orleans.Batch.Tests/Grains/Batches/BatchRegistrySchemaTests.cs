@@ -12,27 +12,16 @@ namespace Orleans.Batch.Tests.Grains.Batches;
 /// </summary>
 public sealed class BatchRegistrySchemaTests : IAsyncLifetime
 {
-    private readonly string _database = $"registry_{Guid.NewGuid():N}";
-    private NpgsqlDataSource _source = null!;
+    private ScratchDatabase _scratch = null!;
+
+    private NpgsqlDataSource Source => _scratch.Source;
 
     public async Task InitializeAsync()
     {
-        await using (var admin = NpgsqlDataSource.Create(TestEnvironment.Postgres))
-        await using (var create = admin.CreateCommand($"CREATE DATABASE {_database}"))
-        {
-            await create.ExecuteNonQueryAsync();
-        }
-
-        _source = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(TestEnvironment.Postgres) { Database = _database }.ConnectionString);
+        _scratch = await ScratchDatabase.CreateAsync("registry");
     }
 
-    public async Task DisposeAsync()
-    {
-        await _source.DisposeAsync();
-        await using var admin = NpgsqlDataSource.Create(TestEnvironment.Postgres);
-        await using var drop = admin.CreateCommand($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)");
-        await drop.ExecuteNonQueryAsync();
-    }
+    public async Task DisposeAsync() => await _scratch.DisposeAsync();
 
     [Fact]
     public async Task Apply_OverBatchesOfThePreviousVersion_RegistersThemForTheDefaultTenant()
@@ -52,15 +41,15 @@ public sealed class BatchRegistrySchemaTests : IAsyncLifetime
         Assert.Equal(["old-1|default|finished|expiry:false", "old-2|default|finished|expiry:false"], await RowsAsync());
         // The janitor gives them the default tenant's retention from the upgrade.
         var gate = new DatabaseGate(Options.Create(new DatabaseOptions { MaxConcurrency = 2 }));
-        await new BatchRegistry(_source, gate).SetExpiriesAsync("default", TimeSpan.FromDays(7), CancellationToken.None);
+        await new BatchRegistry(Source, gate).SetExpiriesAsync("default", TimeSpan.FromDays(7), CancellationToken.None);
         Assert.Equal(["old-1|default|finished|expiry:true", "old-2|default|finished|expiry:true"], await RowsAsync());
-        await using var command = _source.CreateCommand("SELECT count(*) FROM batch_registry WHERE expires_at - finished_at = interval '7 days'");
+        await using var command = Source.CreateCommand("SELECT count(*) FROM batch_registry WHERE expires_at - finished_at = interval '7 days'");
         Assert.Equal(2L, await command.ExecuteScalarAsync());
     }
 
     private async Task<List<string>> RowsAsync()
     {
-        await using var command = _source.CreateCommand(
+        await using var command = Source.CreateCommand(
             "SELECT batch_id || '|' || tenant_id || '|' || status || '|expiry:' || (expires_at IS NOT NULL)::text FROM batch_registry ORDER BY batch_id");
         await using var reader = await command.ExecuteReaderAsync();
         var rows = new List<string>();
@@ -74,7 +63,7 @@ public sealed class BatchRegistrySchemaTests : IAsyncLifetime
 
     private async Task ExecuteAsync(string sql)
     {
-        await using var command = _source.CreateCommand(sql);
+        await using var command = Source.CreateCommand(sql);
         await command.ExecuteNonQueryAsync();
     }
 }

@@ -27,6 +27,9 @@ public sealed class FairGate
     /// <summary>Tenants seen recently: their weight and when they last entered.</summary>
     private readonly Dictionary<string, (int Weight, long SeenAt)> _active = new(StringComparer.Ordinal);
 
+    /// <summary>When idle tenants were last looked for.</summary>
+    private long _sweptAt;
+
     public FairGate(int capacity, Func<string, int>? weightOf = null, TimeProvider? time = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
@@ -135,33 +138,44 @@ public sealed class FairGate
     private void Seen(string tenant, int weight)
     {
         // The runtime's own statements (no tenant) take their turn but make no tenant give up places.
+        var now = _time.GetTimestamp();
+        var changed = false;
         if (tenant.Length > 0)
         {
-            _active[tenant] = (weight, _time.GetTimestamp());
+            changed = !_active.TryGetValue(tenant, out var known) || known.Weight != weight;
+            _active[tenant] = (weight, now);
         }
 
-        Share();
+        Share(now, changed);
     }
 
-    /// <summary>Forgets tenants idle beyond the window and sets the active ones' caps. The caller holds the lock.</summary>
-    private void Share()
+    /// <summary>
+    /// Forgets tenants idle beyond the window (looked for every quarter window: this runs on every statement) and, when
+    /// the active tenants or their weights changed, sets their caps. The caller holds the lock.
+    /// </summary>
+    private void Share(long now, bool changed)
     {
-        var now = _time.GetTimestamp();
-        var total = 0L;
-        foreach (var (id, (w, seenAt)) in _active)
+        if (_time.GetElapsedTime(_sweptAt, now) >= ActiveWindow / 4)
         {
-            if (_time.GetElapsedTime(seenAt, now) > ActiveWindow && _share.InFlightOf(id) == 0 && _share.WaitingOf(id) == 0)
+            _sweptAt = now;
+            foreach (var (id, (_, seenAt)) in _active)
             {
-                _active.Remove(id);
-                continue;
+                if (_time.GetElapsedTime(seenAt, now) > ActiveWindow && _share.InFlightOf(id) == 0 && _share.WaitingOf(id) == 0)
+                {
+                    changed |= _active.Remove(id);
+                }
             }
-
-            total += w;
         }
 
-        foreach (var (id, (w, _)) in _active)
+        if (!changed)
         {
-            _share.SetQuotas(id, w, (int)Math.Max(1, Capacity * w / total));
+            return;
+        }
+
+        var total = _active.Values.Sum(tenant => (long)tenant.Weight);
+        foreach (var (id, (weight, _)) in _active)
+        {
+            _share.SetQuotas(id, weight, (int)Math.Max(1, Capacity * weight / total));
         }
     }
 
@@ -171,7 +185,7 @@ public sealed class FairGate
         lock (_lock)
         {
             _share.Release(key, Never);
-            Share();
+            Share(_time.GetTimestamp(), changed: false);
             wake = Woken(_share.Grant(Never));
         }
 

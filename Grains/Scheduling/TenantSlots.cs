@@ -81,7 +81,6 @@ public sealed partial class TenantSlots(IGrainFactory grains, IOptions<Schedulin
         }
     }
 
-    /// <summary>Calls from this method's flow on act for the call's tenant, the default one when it names none.</summary>
     /// <summary>
     /// The batch sets its tenant before it asks; one that did not is a defect, refused here at once rather than retried
     /// below as if the scheduler could not be reached.
